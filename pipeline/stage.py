@@ -10,10 +10,25 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from pipeline.chunks import Chunk
 from pipeline.errors import ChunkError
+
+
+@dataclass
+class ContractExample:
+    """What the shared stage-contract test runs a registered stage on.
+
+    For a stage: `params` build it and `inputs` is a short stream of input chunks.
+    For a source: `inputs` is None and `variants` are extra parameter sets that differ only
+    in chunking (chunk size), whose output must equal that of `params`.
+    """
+
+    params: dict[str, Any]
+    inputs: list[Chunk] | None = None
+    variants: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Stage:
@@ -49,6 +64,14 @@ class Stage:
                 f"{type(self).__name__} accepts {', '.join(self.accepts) or 'no input'} chunks, "
                 f"got a {chunk.kind} chunk from stream {chunk.stream!r}"
             )
+
+    @classmethod
+    def contract_example(cls) -> ContractExample:
+        """Parameters and a short input stream for tests/test_stage_contract.py.
+
+        Every registered stage must provide one (a stage without one fails that test).
+        """
+        raise NotImplementedError(f"{cls.__name__} has no contract_example()")
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())

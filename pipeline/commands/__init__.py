@@ -1,0 +1,1 @@
+"""One module per `spikestream` subcommand of the pipeline core."""

@@ -1,0 +1,1 @@
+"""Online learning rules that run inside the network engine's step kernel."""

@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from pipeline.chunks import Chunk, EndOfStream, EventChunk, SignalChunk, ValueChunk
+from pipeline.chunks import Chunk, EndOfStream, EventChunk, FrameChunk, Geometry, SignalChunk, ValueChunk
+from pipeline.events import empty_events
 from pipeline.rechunk import join, split_at
 from pipeline.stage import Source, Stage
 
@@ -93,19 +94,24 @@ def check_stage(make_stage: Callable[[], Stage], chunks: Sequence[Chunk], *, see
     empty = first.replace(t_end=first.t_start, **{n: a[:0] for n, a in first.arrays().items()})
     stage.process(empty)  # must not raise
     if wrong_input is None:
-        wrong_input = _wrong_kind(first)
-    try:
-        make_stage().process(wrong_input)
-    except ValueError as exc:
-        assert str(exc), f"{name}: ValueError without a message"
-    else:
-        raise AssertionError(f"{name} accepted a {wrong_input.kind} chunk without complaint")
+        wrong_input = _wrong_kind(stage, first.t_start)
+    if wrong_input is not None:
+        try:
+            make_stage().process(wrong_input)
+        except ValueError as exc:
+            assert str(exc), f"{name}: ValueError without a message"
+        else:
+            raise AssertionError(f"{name} accepted a {wrong_input.kind} chunk without complaint")
     return whole
 
 
-def _wrong_kind(chunk: Chunk) -> Chunk:
-    if isinstance(chunk, EventChunk):
-        return ValueChunk(t_start=chunk.t_start, t_end=chunk.t_start + 1, values=np.zeros((0, 1), np.float32),
-                          times=np.zeros(0, np.int64))
-    from pipeline.events import empty_events
-    return EventChunk(t_start=chunk.t_start, t_end=chunk.t_start + 1, events=empty_events())
+def _wrong_kind(stage: Stage, t: int) -> Chunk | None:
+    """An empty chunk of a kind the stage does not accept (None if it accepts them all)."""
+    candidates = [
+        EventChunk(t_start=t, t_end=t + 1, events=empty_events()),
+        ValueChunk(t_start=t, t_end=t + 1, values=np.zeros((0, 1), np.float32), times=np.zeros(0, np.int64)),
+        FrameChunk(t_start=t, t_end=t + 1, frames=np.zeros((0, 2, 2), np.uint8), times=np.zeros(0, np.int64)),
+        SignalChunk(t_start=t, t_end=t + 1, samples=np.zeros((0, 1), np.float32),
+                    geometry=Geometry(channels=1, sample_rate_hz=1000)),
+    ]
+    return next((c for c in candidates if c.kind not in stage.accepts), None)

@@ -95,20 +95,20 @@ class EventChunk(Chunk):
     events: np.ndarray
 
     def _validate_payload(self, where: str) -> None:
-        t = self.events["t"]
-        if t.shape[0]:
-            if t[0] < self.t_start or t[-1] >= self.t_end:
-                raise ChunkError(
-                    f"{where}: events span {int(t[0])}..{int(t[-1])} µs outside chunk span "
-                    f"[{self.t_start}, {self.t_end})"
-                )
-            if t.shape[0] > 1 and bool(np.any(t[1:] < t[:-1])):
-                raise ChunkError(f"{where}: events are not sorted by t")
-        g = self.geometry
-        if t.shape[0] and g.width and int(self.events["x"].max()) >= g.width:
-            raise ChunkError(f"{where}: x up to {int(self.events['x'].max())} outside width {g.width}")
-        if t.shape[0] and g.height and int(self.events["y"].max()) >= g.height:
-            raise ChunkError(f"{where}: y up to {int(self.events['y'].max())} outside height {g.height}")
+        from pipeline._kernels import check_events  # compiled on first use, not at import
+
+        ev, g = self.events, self.geometry
+        code, i = check_events(ev["t"], ev["x"], ev["y"], self.t_start, self.t_end, g.width, g.height)
+        if code == 1:
+            raise ChunkError(f"{where}: event {i} at t={int(ev['t'][i])} µs outside chunk span "
+                             f"[{self.t_start}, {self.t_end})")
+        if code == 2:
+            raise ChunkError(f"{where}: events are not sorted by t (event {i} at {int(ev['t'][i])} µs "
+                             f"after {int(ev['t'][i - 1])} µs)")
+        if code == 3:
+            raise ChunkError(f"{where}: event {i} has x={int(ev['x'][i])} outside width {g.width}")
+        if code == 4:
+            raise ChunkError(f"{where}: event {i} has y={int(ev['y'][i])} outside height {g.height}")
 
 
 @dataclass(kw_only=True, eq=False)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from encoders._cochlea_kernel import cochlea_run, erb_space, gammatone_coefficients, gammatone_filter
-from encoders._signal import SignalEncoder, as_signal, positive_float, positive_int, stamps_of
+from encoders._signal import SignalEncoder, as_signal, positive_float, positive_int
 from pipeline.chunks import Chunk, EventChunk, Geometry, SignalChunk, sample_time
 from pipeline.errors import ChunkError, ConfigError
 from pipeline.events import EVENT_DTYPE
@@ -173,7 +173,8 @@ class Cochlea(SignalEncoder):
         m = self._coefs.shape[1]
         rows, cols = cochlea_run(np.ascontiguousarray(samples[:, 0]), self._coefs, self._params, self._state)
         events = np.empty(rows.shape[0], dtype=EVENT_DTYPE)
-        events["t"] = stamps_of(chunk)[rows]
+        t0 = chunk.t_start - (chunk.first_sample * 1_000_000) // self._rate
+        events["t"] = t0 + ((rows + chunk.first_sample) * 1_000_000) // self._rate
         events["x"] = cols
         events["y"] = 0
         events["p"] = 1

@@ -243,3 +243,24 @@ def frame_values(chunk: FrameChunk, where: str) -> np.ndarray:
     if frames.ndim == 4:
         frames = frames.mean(axis=3)
     return (frames.reshape(frames.shape[0], -1).astype(np.float32)) * np.float32(1 / 255)
+
+
+def encode_whole(stage: WindowEncoder | SignalEncoder, samples: Any, sample_rate_hz: int, t0_us: int = 0) -> np.ndarray:
+    """Run an encoder stage over a whole signal [n] or [n, channels] as one chunk; events."""
+    x = as_signal(samples)
+    rate = int(sample_rate_hz)
+    if rate <= 0:
+        raise ValueError(f"sample_rate_hz must be > 0, got {sample_rate_hz!r}")
+    chunk = SignalChunk(t_start=int(t0_us), t_end=int(sample_time(int(t0_us), x.shape[0], rate)), samples=x,
+                        geometry=Geometry(channels=x.shape[1], sample_rate_hz=rate))
+    out = stage.process(chunk) + stage.flush()
+    return np.concatenate([c.events for c in out]) if out else empty_events()
+
+
+def small_contract_stream(channels: int = 4, seed: int = 3) -> list[SignalChunk]:
+    """A short 1 kHz stream of uniform values in [0, 1] cut into four chunks (contract tests)."""
+    rng = np.random.default_rng(seed)
+    samples = rng.uniform(0, 1, size=(950, channels)).astype(np.float32)
+    return [SignalChunk(t_start=a * 1000, t_end=min(a + 250, 950) * 1000, samples=samples[a:a + 250],
+                        first_sample=a, geometry=Geometry(channels=channels, sample_rate_hz=1000))
+            for a in range(0, 950, 250)]

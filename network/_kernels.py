@@ -1,0 +1,172 @@
+"""The Numba step loop of a Network: every population and projection flattened into arrays.
+
+Neurons of all populations share one global index space (population p owns
+pop_offset[p] .. pop_offset[p] + pop_size[p]). Projections are CSR by presynaptic neuron,
+concatenated: projection j's row pointer is indptr[pj_indptr_off[j] : ... + n_pre + 1]
+(0-based within the projection) and its synapses are weights[pj_syn_off[j] + s]; per-synapse
+delays (only for projections without one uniform delay, pj_delay[j] < 0) sit at
+delays[pj_delay_off[j] + s], and the learning arrays of plastic projections at
+post_synapses/eligibility[pj_plastic_off[j] + s], so static synapses cost no memory there.
+Synaptic input goes through a ring buffer ring[D, 2, n_neurons] (receptor 0 excitatory
+current, 1 inhibitory): a spike of step k through a synapse of delay d (steps) lands in
+slot (k + 1 + d) % D and is added to the current at the start of step k + 1 + d, which is
+when Brian2 makes it felt too (its synapses act after the threshold of step k + d).
+Work per step: one pass over the neurons plus one pass over the synapses of the neurons
+that spiked (event-driven), never over all synapses.
+"""
+
+import numpy as np
+from numba import njit
+
+from network._neurons import update_hodgkin_huxley, update_izhikevich, update_linear
+from network.learning._kernels import apply_plasticity
+
+# counters[] slots
+REC_COUNT, MON_ROWS, MOD_CURSOR, SYN_EVENTS = 0, 1, 2, 3
+
+
+@njit(cache=True)
+def run_steps(k0, k1, dt_ms, learning,
+              pop_offset, pop_size, pop_model, state, coef, ring,
+              pj_pre, pj_post, pj_receptor, pj_indptr_off, pj_syn_off, pj_delay, pj_delay_off,
+              indptr, indices, weights, delays,
+              pj_rule, pj_params_off, rule_params, pj_plastic_off, pj_post_indptr_off, post_indptr, post_synapses,
+              pj_pre_trace_off, pre_traces, pj_post_trace_off, post_traces, eligibility,
+              in_ptr, in_neuron, teach_ptr, teach_neuron, mod_step, mod_value, modulator,
+              rec_flag, n_rec_max, rec_step, rec_neuron, counters,
+              mon_neuron, mon_var, mon_every, mon_buf,
+              spikes, local, teach_local, pos_lo, pos_hi):
+    """Advance steps k0 .. k1-1; stop early (returning the step reached) when the spike
+    record or the monitor buffer could overflow in the next step. Returns the next step."""
+    n_pop = pop_offset.shape[0]
+    n_proj = pj_pre.shape[0]
+    depth = ring.shape[0]
+    v_ie = state[1]
+    v_ii = state[2]
+    rec_cap = rec_step.shape[0]
+    mon_cap = mon_buf.shape[0]
+    n_mon = mon_neuron.shape[0]
+    for k in range(k0, k1):
+        e_lo = in_ptr[k - k0]
+        e_hi = in_ptr[k - k0 + 1]
+        if counters[REC_COUNT] + n_rec_max + (e_hi - e_lo) > rec_cap:
+            return k
+        if n_mon > 0 and k % mon_every == 0 and counters[MON_ROWS] >= mon_cap:
+            return k
+        # input delivered for this step
+        slot = k % depth
+        ring_e = ring[slot, 0]
+        ring_i = ring[slot, 1]
+        for j in range(ring_e.shape[0]):
+            v_ie[j] += ring_e[j]
+            v_ii[j] += ring_i[j]
+            ring_e[j] = 0.0
+            ring_i[j] = 0.0
+        if n_mon > 0 and k % mon_every == 0:
+            row = counters[MON_ROWS]
+            for c in range(n_mon):
+                mon_buf[row, c] = state[mon_var[c], mon_neuron[c]]
+            counters[MON_ROWS] = row + 1
+        while counters[MOD_CURSOR] < mod_step.shape[0] and mod_step[counters[MOD_CURSOR]] <= k:
+            modulator[0] = mod_value[counters[MOD_CURSOR]]
+            counters[MOD_CURSOR] += 1
+        # neuron updates, thresholds and resets
+        n_spk = 0
+        for p in range(n_pop):
+            lo = pop_offset[p]
+            hi = lo + pop_size[p]
+            start = n_spk
+            model = pop_model[p]
+            if model == 0:
+                for e in range(e_lo, e_hi):
+                    spikes[n_spk] = in_neuron[e]
+                    state[3, in_neuron[e]] = k
+                    n_spk += 1
+            elif model == 1:
+                n_spk = update_linear(lo, hi, k, state, coef, spikes, n_spk)
+            elif model == 2:
+                n_spk = update_izhikevich(lo, hi, k, state, coef, spikes, n_spk)
+            elif model == 3:
+                n_spk = update_hodgkin_huxley(lo, hi, k, state, coef, spikes, n_spk, dt_ms)
+            pos_lo[p] = start
+            pos_hi[p] = n_spk
+            for a in range(start, n_spk):
+                local[a] = spikes[a] - lo
+                if rec_flag[spikes[a]]:
+                    r = counters[REC_COUNT]
+                    rec_step[r] = k
+                    rec_neuron[r] = spikes[a]
+                    counters[REC_COUNT] = r + 1
+        # plasticity, once per step per plastic projection, with this step's spikes
+        if learning:
+            for j in range(n_proj):
+                rule = pj_rule[j]
+                if rule == 0:
+                    continue
+                pre = pj_pre[j]
+                post = pj_post[j]
+                n_pre = pop_size[pre]
+                n_post = pop_size[post]
+                ip = pj_indptr_off[j]
+                so = pj_syn_off[j]
+                n_syn = indptr[ip + n_pre]
+                pp = pj_post_indptr_off[j]
+                ps = pj_plastic_off[j]
+                q_lo = pop_offset[post]
+                n_teach = 0
+                for e in range(teach_ptr[k - k0], teach_ptr[k - k0 + 1]):
+                    t = teach_neuron[e] - q_lo
+                    if t >= 0 and t < n_post:
+                        teach_local[n_teach] = t
+                        n_teach += 1
+                pa = pj_params_off[j]
+                apply_plasticity(rule, rule_params[pa:pj_params_off[j + 1]], dt_ms,
+                                 indptr[ip:ip + n_pre + 1], indices[so:so + n_syn],
+                                 post_indptr[pp:pp + n_post + 1], post_synapses[ps:ps + n_syn],
+                                 weights[so:so + n_syn],
+                                 local[pos_lo[pre]:pos_hi[pre]], pos_hi[pre] - pos_lo[pre],
+                                 local[pos_lo[post]:pos_hi[post]], pos_hi[post] - pos_lo[post],
+                                 pre_traces[pj_pre_trace_off[j]:pj_pre_trace_off[j] + n_pre],
+                                 post_traces[pj_post_trace_off[j]:pj_post_trace_off[j] + n_post],
+                                 eligibility[ps:ps + n_syn], modulator[0], teach_local, n_teach)
+        # event-driven propagation into the ring buffer
+        for j in range(n_proj):
+            pre = pj_pre[j]
+            a_lo = pos_lo[pre]
+            a_hi = pos_hi[pre]
+            if a_lo == a_hi:
+                continue
+            q_lo = pop_offset[pj_post[j]]
+            r = pj_receptor[j]
+            ip = pj_indptr_off[j]
+            so = pj_syn_off[j]
+            uniform = pj_delay[j]
+            for a in range(a_lo, a_hi):
+                i = local[a]
+                s_lo = indptr[ip + i]
+                s_hi = indptr[ip + i + 1]
+                counters[SYN_EVENTS] += s_hi - s_lo
+                if uniform >= 0:
+                    target = ring[(k + 1 + uniform) % depth, r]
+                    for s in range(so + s_lo, so + s_hi):
+                        target[q_lo + indices[s]] += weights[s]
+                else:
+                    do = pj_delay_off[j] - so
+                    for s in range(so + s_lo, so + s_hi):
+                        ring[(k + 1 + delays[do + s]) % depth, r, q_lo + indices[s]] += weights[s]
+    return k1
+
+
+@njit(cache=True)
+def steps_of_events(t, origin, dt_us, k0, k1):
+    """Pointers ptr[k1 - k0 + 1] such that events ptr[k - k0] .. ptr[k - k0 + 1] - 1 fall in
+    step k = (t - origin) // dt_us (t sorted)."""
+    ptr = np.zeros(k1 - k0 + 1, np.int64)
+    e = 0
+    n = t.shape[0]
+    for k in range(k0, k1):
+        end = origin + (k + 1) * dt_us
+        while e < n and t[e] < end:
+            e += 1
+        ptr[k - k0 + 1] = e
+    return ptr

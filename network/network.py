@@ -1,0 +1,420 @@
+"""Network: populations and projections run step by step by one Numba kernel.
+
+Build it, then either run it offline on an event array (`run`) or drive it step by step
+(`advance`, which the `network` pipeline stage uses). Time step k covers
+[origin + k*dt, origin + (k+1)*dt); input events of step k act on the network like spikes
+of the input population at step k; output spikes of step k are stamped origin + k*dt.
+
+    net = Network(dt_us=100)
+    net.add(InputPopulation(64), input=True)
+    net.add(LIFPopulation(10, name="out", tau_m_ms=20.0), output=True)
+    net.connect(fixed_probability("input", "out", 64, 10, p=0.5, weight=0.3, seed=1))
+    spikes = net.run(events, duration_us=1_000_000)["out"]   # events, x = neuron
+    net.save("model.npz"); net2 = Network.load("model.npz")
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from network import _kernels
+from network.monitors import SpikeMonitor, StateMonitor
+from network.populations import N_COEF, N_STATE, InputPopulation, Population
+from network.projections import RECEPTORS, Projection
+from pipeline.errors import ChunkError, ConfigError
+from pipeline.events import EVENT_DTYPE
+
+
+class Network:
+    """Populations (by name, in insertion order) and projections between them."""
+
+    def __init__(self, dt_us: int = 100, seed: int = 0, learning: bool = True) -> None:
+        if int(dt_us) <= 0:
+            raise ConfigError(f"network: dt_us must be a positive integer, got {dt_us!r}")
+        self.dt_us = int(dt_us)
+        self.seed = int(seed)
+        self.learning = bool(learning)
+        self.populations: dict[str, Population] = {}
+        self.projections: list[Projection] = []
+        self.input: str | None = None
+        self.outputs: list[str] = []
+        self.spike_monitors: list[SpikeMonitor] = []
+        self.state_monitors: list[StateMonitor] = []
+        self.step = 0
+        self.synaptic_events = 0
+        self._modulator = np.zeros(1, np.float64)
+        self._flat: dict[str, Any] | None = None
+
+    # -- construction ---------------------------------------------------------------------
+    @property
+    def dt_ms(self) -> float:
+        return self.dt_us / 1000.0
+
+    def add(self, population: Population, *, input: bool = False, output: bool = False) -> Population:
+        """Add a population; `input=True` makes it the event-driven input (an InputPopulation)."""
+        name = population.name
+        if not name or name in self.populations:
+            raise ConfigError(f"network: population name {name!r} is empty or already used")
+        if input != isinstance(population, InputPopulation):
+            raise ConfigError(f"network: population {name!r}: the input must be an InputPopulation and "
+                              f"an InputPopulation must be the input")
+        if input and self.input is not None:
+            raise ConfigError(f"network: input population already set to {self.input!r}")
+        self.populations[name] = population
+        if input:
+            self.input = name
+        if output:
+            self.outputs.append(name)
+        self._flat = None
+        return population
+
+    def connect(self, projection: Projection) -> Projection:
+        """Add a projection between two populations already added."""
+        for end in (projection.pre, projection.post):
+            if end not in self.populations:
+                raise ConfigError(f"network: projection {projection.name!r} names unknown population {end!r}")
+        n_pre, n_post = self.populations[projection.pre].n, self.populations[projection.post].n
+        if projection.n_pre != n_pre:
+            raise ConfigError(f"network: projection {projection.name!r} has {projection.n_pre} rows but "
+                              f"{projection.pre!r} has {n_pre} neurons")
+        if projection.n_synapses and (projection.indices.min() < 0 or projection.indices.max() >= n_post):
+            raise ConfigError(f"network: projection {projection.name!r} targets neurons outside "
+                              f"{projection.post!r} (n={n_post})")
+        if isinstance(self.populations[projection.post], InputPopulation):
+            raise ConfigError(f"network: projection {projection.name!r} targets the input population")
+        self.projections.append(projection)
+        self._flat = None
+        return projection
+
+    def monitor_spikes(self, population: str, max_spikes: int = 1_000_000) -> SpikeMonitor:
+        self._population(population)
+        mon = SpikeMonitor(population, max_spikes)
+        self.spike_monitors.append(mon)
+        self._flat = None
+        return mon
+
+    def monitor_state(self, population: str, variable: str = "v", neurons: Any = None, every: int = 1,
+                      max_rows: int = 100_000) -> StateMonitor:
+        pop = self._population(population)
+        pop.variable(variable)
+        idx = np.arange(pop.n) if neurons is None else np.asarray(neurons, np.int64).ravel()
+        if idx.size and (idx.min() < 0 or idx.max() >= pop.n):
+            raise ConfigError(f"network: monitor of {population!r} names neurons outside 0..{pop.n - 1}")
+        if int(every) <= 0:
+            raise ConfigError(f"network: monitor every must be >= 1 step, got {every}")
+        mon = StateMonitor(population, variable, idx, every, max_rows)
+        self.state_monitors.append(mon)
+        self._flat = None
+        return mon
+
+    def _population(self, name: str) -> Population:
+        if name not in self.populations:
+            raise ConfigError(f"network: no population {name!r}; have {list(self.populations)}")
+        return self.populations[name]
+
+    @property
+    def n_neurons(self) -> int:
+        return sum(p.n for p in self.populations.values())
+
+    @property
+    def n_synapses(self) -> int:
+        return sum(p.n_synapses for p in self.projections)
+
+    def output_sizes(self) -> list[tuple[str, int, int]]:
+        """(name, first output address, n) of each output population, in order."""
+        out, at = [], 0
+        for name in self.outputs:
+            out.append((name, at, self.populations[name].n))
+            at += self.populations[name].n
+        return out
+
+    # -- flattening for the kernel ----------------------------------------------------------
+    def build(self) -> None:
+        """Flatten populations and projections into the kernel's arrays. Population state and
+        projection weights/learning state become views into them, so both stay in sync."""
+        pops = list(self.populations.values())
+        names = list(self.populations)
+        if not pops:
+            raise ConfigError("network: no populations")
+        sizes = np.array([p.n for p in pops], np.int64)
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        n = int(sizes.sum())
+        state = np.zeros((N_STATE, n), np.float64)
+        coef = np.zeros((N_COEF, n), np.float64)
+        for p, lo in zip(pops, offsets):
+            state[:, lo:lo + p.n] = p.state
+            coef[:, lo:lo + p.n] = p.coefficients(self.dt_ms)
+            p.state = state[:, lo:lo + p.n]
+        index = {name: i for i, name in enumerate(names)}
+        projs = self.projections
+        depth = 1 + max([p.max_delay for p in projs], default=0)
+        old = self._flat
+        ring = old["ring"] if old is not None and old["ring"].shape == (depth, 2, n) else np.zeros((depth, 2, n))
+        f: dict[str, Any] = dict(pop_offset=offsets, pop_size=sizes,
+                                 pop_model=np.array([p.model_id for p in pops], np.int64),
+                                 state=state, coef=coef, ring=ring)
+        for p in projs:
+            if p.rule_id != 0 and p.post_indptr.shape[0] != self.populations[p.post].n + 1:
+                p.set_plasticity(p.rule_id, p.rule_params, self.populations[p.post].n)
+        f["pj_pre"] = np.array([index[p.pre] for p in projs], np.int64)
+        f["pj_post"] = np.array([index[p.post] for p in projs], np.int64)
+        f["pj_receptor"] = np.array([RECEPTORS[p.receptor] for p in projs], np.int64)
+        f["pj_delay"] = np.array([p.delay for p in projs], np.int64)
+        f["pj_rule"] = np.array([p.rule_id for p in projs], np.int64)
+        f["pj_indptr_off"] = _offsets([p.n_pre + 1 for p in projs])[:-1]
+        f["pj_syn_off"] = _offsets([p.n_synapses for p in projs])[:-1]
+        f["pj_delay_off"] = _offsets([p.delays.shape[0] for p in projs])[:-1]
+        f["pj_params_off"] = _offsets([p.rule_params.shape[0] for p in projs])
+        plastic = [p.rule_id != 0 for p in projs]
+        f["pj_plastic_off"] = _offsets([p.n_synapses if pl else 0 for p, pl in zip(projs, plastic)])[:-1]
+        f["pj_post_indptr_off"] = _offsets([p.post_indptr.shape[0] for p in projs])[:-1]
+        f["pj_pre_trace_off"] = _offsets([p.pre_traces.shape[0] for p in projs])[:-1]
+        f["pj_post_trace_off"] = _offsets([p.post_traces.shape[0] for p in projs])[:-1]
+        f["indptr"] = _cat([p.indptr for p in projs], np.int64)
+        f["indices"] = _cat([p.indices for p in projs], np.int32)
+        f["weights"] = _cat([p.weights for p in projs], np.float64)
+        f["delays"] = _cat([p.delays for p in projs], np.int16)
+        f["rule_params"] = _cat([p.rule_params for p in projs], np.float64)
+        f["post_indptr"] = _cat([p.post_indptr for p in projs], np.int64)
+        f["post_synapses"] = _cat([p.post_synapses for p, pl in zip(projs, plastic) if pl], np.int64)
+        f["eligibility"] = _cat([p.eligibility for p, pl in zip(projs, plastic) if pl], np.float64)
+        f["pre_traces"] = _cat([p.pre_traces for p in projs], np.float64).reshape(-1, 2)
+        f["post_traces"] = _cat([p.post_traces for p in projs], np.float64).reshape(-1, 3)
+        for j, (p, pl) in enumerate(zip(projs, plastic)):
+            so, ps = f["pj_syn_off"][j], f["pj_plastic_off"][j]
+            p.weights = f["weights"][so:so + p.n_synapses]
+            if pl:
+                p.eligibility = f["eligibility"][ps:ps + p.n_synapses]
+                a = f["pj_pre_trace_off"][j]
+                p.pre_traces = f["pre_traces"][a:a + p.pre_traces.shape[0]]
+                b = f["pj_post_trace_off"][j]
+                p.post_traces = f["post_traces"][b:b + p.post_traces.shape[0]]
+        rec = np.zeros(n, np.bool_)
+        for name in set(self.outputs) | {m.population for m in self.spike_monitors}:
+            i = index[name]
+            rec[offsets[i]:offsets[i] + sizes[i]] = True
+        f["rec_flag"] = rec
+        f["n_rec_max"] = int(rec.sum())
+        mon_neuron, mon_var = [], []
+        for m in self.state_monitors:
+            i = index[m.population]
+            mon_neuron.append(offsets[i] + m.neurons)
+            mon_var.append(np.full(m.neurons.shape[0], pops[i].variable(m.variable), np.int64))
+        f["mon_neuron"] = _cat(mon_neuron, np.int64)
+        f["mon_var"] = _cat(mon_var, np.int64)
+        everies = {m.every for m in self.state_monitors}
+        if len(everies) > 1:
+            raise ConfigError(f"network: state monitors must share one sampling interval, got {sorted(everies)}")
+        f["mon_every"] = everies.pop() if everies else 1
+        f["index"] = index
+        self._flat = f
+
+    def reset_state(self) -> None:
+        """Neurons back to rest, pending synaptic input and learning traces cleared, clock at
+        step 0; weights are kept."""
+        for p in self.populations.values():
+            p.reset_state()
+        for p in self.projections:
+            p.reset_traces()
+        if self._flat is not None:
+            self._flat["ring"][:] = 0.0
+        self._modulator[0] = 0.0
+        self.step = 0
+
+    # -- running ----------------------------------------------------------------------------
+    def advance(self, n_steps: int, in_steps: np.ndarray | None = None, in_neurons: np.ndarray | None = None, *,
+                teacher_steps: np.ndarray | None = None, teacher_neurons: np.ndarray | None = None,
+                reward_steps: np.ndarray | None = None, reward_values: np.ndarray | None = None,
+                ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Run steps self.step .. self.step + n_steps - 1.
+
+        in_steps (sorted, int64, absolute step) / in_neurons: input-population spikes;
+        teacher_*: global neuron indices the teacher makes spike; reward_*: modulator
+        changes (held until the next one). Returns, per output population, (steps, neuron
+        indices) of its spikes; spike monitors are filled as a side effect.
+        """
+        if self._flat is None:
+            self.build()
+        f = self._flat
+        k0, k1 = self.step, self.step + int(n_steps)
+        e64 = np.zeros(0, np.int64)
+        in_steps = e64 if in_steps is None else np.asarray(in_steps, np.int64)
+        in_neurons = e64 if in_neurons is None else np.asarray(in_neurons, np.int64)
+        t_steps = e64 if teacher_steps is None else np.asarray(teacher_steps, np.int64)
+        t_neurons = e64 if teacher_neurons is None else np.asarray(teacher_neurons, np.int64)
+        r_steps = e64 if reward_steps is None else np.asarray(reward_steps, np.int64)
+        r_values = np.zeros(0) if reward_values is None else np.asarray(reward_values, np.float64)
+        for what, steps in (("input", in_steps), ("teacher", t_steps)):
+            if steps.size and (steps[0] < k0 or steps[-1] >= k1 or np.any(np.diff(steps) < 0)):
+                raise ChunkError(f"network: {what} spikes must be sorted and inside steps {k0}..{k1 - 1}")
+        if in_steps.size and self.input is None:
+            raise ConfigError("network: input spikes given but the network has no input population")
+        in_ptr = np.searchsorted(in_steps, np.arange(k0, k1 + 1)).astype(np.int64)
+        t_ptr = np.searchsorted(t_steps, np.arange(k0, k1 + 1)).astype(np.int64)
+        n = int(f["pop_size"].sum())
+        max_in = int(np.diff(in_ptr).max()) if k1 > k0 else 0
+        spikes = np.zeros(n + max_in, np.int64)
+        local = np.zeros(n + max_in, np.int64)
+        teach_local = np.zeros(max(n, 1), np.int64)
+        pos_lo = np.zeros(f["pop_size"].shape[0], np.int64)
+        pos_hi = np.zeros_like(pos_lo)
+        cap = max(1 << 16, 4 * (f["n_rec_max"] + max_in))
+        rec_step, rec_neuron = np.zeros(cap, np.int64), np.zeros(cap, np.int64)
+        n_mon = f["mon_neuron"].shape[0]
+        mon_buf = np.zeros((max(1, min(4096, (1 << 22) // max(n_mon, 1))), n_mon), np.float64)
+        counters = np.zeros(4, np.int64)
+        out_steps: list[np.ndarray] = []
+        out_neurons: list[np.ndarray] = []
+        k = k0
+        while True:
+            counters[0] = counters[1] = 0
+            k_next = _kernels.run_steps(
+                k, k1, self.dt_ms, self.learning,
+                f["pop_offset"], f["pop_size"], f["pop_model"], f["state"], f["coef"], f["ring"],
+                f["pj_pre"], f["pj_post"], f["pj_receptor"], f["pj_indptr_off"], f["pj_syn_off"], f["pj_delay"],
+                f["pj_delay_off"], f["indptr"], f["indices"], f["weights"], f["delays"],
+                f["pj_rule"], f["pj_params_off"], f["rule_params"], f["pj_plastic_off"], f["pj_post_indptr_off"],
+                f["post_indptr"], f["post_synapses"], f["pj_pre_trace_off"], f["pre_traces"],
+                f["pj_post_trace_off"], f["post_traces"], f["eligibility"],
+                in_ptr[k - k0:], in_neurons, t_ptr[k - k0:], t_neurons, r_steps, r_values, self._modulator,
+                f["rec_flag"], f["n_rec_max"], rec_step, rec_neuron, counters,
+                f["mon_neuron"], f["mon_var"], f["mon_every"], mon_buf,
+                spikes, local, teach_local, pos_lo, pos_hi)
+            # rewards already applied must not be applied again when the kernel resumes
+            r_steps, r_values = r_steps[counters[2]:], r_values[counters[2]:]
+            counters[2] = 0
+            self.synaptic_events += int(counters[3])
+            counters[3] = 0
+            c = int(counters[0])
+            out_steps.append(rec_step[:c].copy())
+            out_neurons.append(rec_neuron[:c].copy())
+            if n_mon:
+                self._drain_monitors(k, k_next, mon_buf[:counters[1]])
+            k = k_next
+            if k >= k1:
+                break
+        self.step = k1
+        steps, neurons = np.concatenate(out_steps), np.concatenate(out_neurons)
+        return self._split(steps, neurons)
+
+    def _split(self, steps: np.ndarray, neurons: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        f = self._flat
+        result: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        wanted = set(self.outputs) | {m.population for m in self.spike_monitors}
+        for name in wanted:
+            i = f["index"][name]
+            lo, size = int(f["pop_offset"][i]), int(f["pop_size"][i])
+            sel = (neurons >= lo) & (neurons < lo + size)
+            result[name] = (steps[sel], neurons[sel] - lo)
+        for m in self.spike_monitors:
+            m._append(*result[m.population])
+        return {name: result[name] for name in self.outputs}
+
+    def _drain_monitors(self, k_from: int, k_to: int, rows: np.ndarray) -> None:
+        every = self._flat["mon_every"]
+        first = -(-k_from // every) * every
+        steps = np.arange(first, k_to, every, dtype=np.int64)[:rows.shape[0]]
+        at = 0
+        for m in self.state_monitors:
+            w = m.neurons.shape[0]
+            m._append(steps, rows[:, at:at + w].copy())
+            at += w
+
+    def input_spikes(self, events: np.ndarray, origin_us: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """(absolute step, input neuron) of each event: step = (t - origin) // dt."""
+        if self.input is None:
+            raise ConfigError("network: no input population")
+        pop = self.populations[self.input]
+        if not isinstance(pop, InputPopulation):
+            raise ConfigError(f"network: input population {self.input!r} is not an InputPopulation")
+        return (events["t"] - origin_us) // self.dt_us, pop.neuron_of(events)
+
+    def run(self, events: np.ndarray | None, duration_us: int, *, teacher: np.ndarray | None = None,
+            rewards: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """Offline: run duration_us // dt_us steps from the current step on an event array whose
+        stamps lie in that window (t = step * dt_us from the network's start). Returns output
+        spike events per output population (x = neuron, or x, y over its geometry).
+        teacher: events whose x is an output address (see output_sizes); rewards: (t_us, value)."""
+        n_steps = int(duration_us) // self.dt_us
+        t_lo, t_hi = self.step * self.dt_us, (self.step + n_steps) * self.dt_us
+        in_steps = in_neurons = None
+        if events is not None and events.shape[0]:
+            if events["t"].min() < t_lo or events["t"].max() >= t_hi:
+                raise ChunkError(f"network.run: events must lie in [{t_lo}, {t_hi}) µs")
+            order = np.argsort(events["t"], kind="stable")
+            in_steps, in_neurons = self.input_spikes(events[order])
+        t_steps = t_neurons = None
+        if teacher is not None and teacher.shape[0]:
+            t_steps, t_neurons = teacher["t"] // self.dt_us, self.output_neuron(teacher["x"].astype(np.int64))
+        r_steps = r_values = None
+        if rewards is not None:
+            r_steps, r_values = np.asarray(rewards[0], np.int64) // self.dt_us, np.asarray(rewards[1], np.float64)
+        out = self.advance(n_steps, in_steps, in_neurons, teacher_steps=t_steps, teacher_neurons=t_neurons,
+                           reward_steps=r_steps, reward_values=r_values)
+        return {name: self.spike_events(name, *out[name]) for name in self.outputs}
+
+    def output_neuron(self, address: np.ndarray) -> np.ndarray:
+        """Global neuron index of output addresses (outputs concatenated in order)."""
+        if self._flat is None:
+            self.build()
+        glob = np.full(address.shape[0], -1, np.int64)
+        for name, first, size in self.output_sizes():
+            sel = (address >= first) & (address < first + size)
+            glob[sel] = self._flat["pop_offset"][self._flat["index"][name]] + address[sel] - first
+        if np.any(glob < 0):
+            raise ChunkError("network: teacher address beyond the output populations")
+        return glob
+
+    def spike_events(self, name: str, steps: np.ndarray, neurons: np.ndarray, origin_us: int = 0,
+                     offset: int = 0) -> np.ndarray:
+        """Spikes as events stamped origin + step*dt; x = offset + neuron, or (x, y) over the
+        population's grid when addresses pass 65535."""
+        width, _ = output_grid(self.populations[name], offset)
+        ev = np.empty(steps.shape[0], EVENT_DTYPE)
+        ev["t"] = origin_us + steps * self.dt_us
+        address = neurons + offset
+        ev["x"] = address % width
+        ev["y"] = address // width
+        ev["p"] = 1
+        return ev
+
+    # -- persistence --------------------------------------------------------------------------
+    def save(self, path: Any, include_state: bool = False) -> None:
+        from network.model_io import save_network
+
+        save_network(self, path, include_state)
+
+    @classmethod
+    def load(cls, path: Any) -> Network:
+        from network.model_io import load_network
+
+        return load_network(path)
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> Network:
+        from network.model_io import network_from_spec
+
+        return network_from_spec(spec)
+
+
+def output_grid(population: Population, offset: int = 0) -> tuple[int, int]:
+    """(width, height) of output addresses: the population's own grid when it has one, else
+    one row up to 65536 neurons and rows of 65536 beyond."""
+    n = population.n + offset
+    if n <= 65536:
+        return max(n, 1), 1
+    if offset == 0 and len(population.shape) >= 2 and population.shape[-1] <= 65536:
+        return population.shape[-1], -(-n // population.shape[-1])
+    return 65536, -(-n // 65536)
+
+
+def _offsets(sizes: list[int]) -> np.ndarray:
+    return np.concatenate([[0], np.cumsum(np.asarray(sizes, np.int64))]).astype(np.int64)
+
+
+def _cat(arrays: list[np.ndarray], dtype: Any) -> np.ndarray:
+    if not arrays:
+        return np.zeros(0, dtype)
+    return np.ascontiguousarray(np.concatenate([np.asarray(a, dtype).ravel() for a in arrays]), dtype=dtype)

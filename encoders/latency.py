@@ -99,6 +99,8 @@ class LatencyEncoder(WindowEncoder):
         positive_float("latency_encoder: tau_us", self.tau_us)
         if self.mapping not in MAPPINGS:
             raise ConfigError(f"latency_encoder: mapping must be one of {MAPPINGS}, got {self.mapping!r}")
+        if self.mapping == "log" and not 0.0 < float(self.threshold) < 1.0:
+            raise ConfigError(f"latency_encoder: log mapping needs 0 < threshold < 1, got {self.threshold}")
 
     def _encode(self, values, starts, ends, counts):
         t_max = self.window_us - 1 if self.t_max_us is None else int(self.t_max_us)

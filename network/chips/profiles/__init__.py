@@ -1,0 +1,1 @@
+"""One module per chip profile; each defines PROFILE (see network/chips/profile.py)."""

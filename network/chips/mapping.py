@@ -76,10 +76,11 @@ def map_network(q: QuantizedNetwork, profile: ChipProfile) -> Mapping:
     per_layer: dict[str, int] = {}
     core = 0
     npc, spc, apc = lim("neurons_per_core"), lim("synapses_per_core"), lim("input_axons_per_core")
-    for li, lname in enumerate(q.layer_names):
-        lo, hi = int(q.layer_offsets[li]), int(q.layer_offsets[li + 1])
-        if lo < first:
-            continue
+    blocks = [(lname, int(q.layer_offsets[li]), int(q.layer_offsets[li + 1]))
+              for li, lname in enumerate(q.layer_names) if q.layer_offsets[li] >= first]
+    if profile.fmt("pack_layers") > 0 and blocks:  # one shared core for every population (Xylo, BSS-2)
+        blocks = [("+".join(b[0] for b in blocks), first, n)]
+    for lname, lo, hi in blocks:
         start, used = lo, 0
         while start < hi:
             end = _largest_block(start, hi, npc, spc, apc, in_ptr, pre_by_post, name, q)

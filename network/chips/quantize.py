@@ -198,7 +198,7 @@ def _quantize_fixed(model, profile, w, post, cid, a_exc, a_m, bias, vth, common)
         lo, hi = common["layer_offsets"][li], common["layer_offsets"][li + 1]
         sel = (post >= lo) & (post < hi)
         ws = w[sel]
-        if mode == MODE_TRUENORTH:
+        if mode == MODE_TRUENORTH or no_leak:
             # no synaptic state: a spike delivers its whole charge sum_t gain * a_syn^t at once
             ws = ws / np.maximum(1.0 - a_exc[post[sel]], 1e-9)
         wmax = float(np.abs(ws).max()) if ws.size else 1.0

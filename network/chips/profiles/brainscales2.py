@@ -19,6 +19,7 @@ PROFILE = ChipProfile(
         "fan_in_per_neuron": Figure(256, "synapses", ON + " (256 rows per neuron column)"),
     },
     formats={
+        "pack_layers": Figure(1, "flag", ON + ": one analog core holds every neuron"),
         "weight_bits": Figure(6, "bits", WEIS + ": 6-bit weights (sign by row type)"),
         "mismatch": est(0.05, "relative", "after calibration; ~5 % residual spread assumed"),
     },

@@ -31,6 +31,7 @@ PROFILE = ChipProfile(
         "max_delay_steps": Figure(0, "steps", ROCKPOOL + ": no synaptic delays"),
     },
     formats={
+        "pack_layers": Figure(1, "flag", ROCKPOOL + ": hidden and readout neurons share the one core (output neurons counted in the 1000)"),
         "weight_bits": Figure(8, "bits", ROCKPOOL + ": signed 8-bit weights"),
         "weight_shift_max": Figure(7, "shift", ROCKPOOL + ": per-layer weight_shift"),
         "state_bits": Figure(16, "bits", ROCKPOOL + ": 16-bit Isyn and Vmem, saturating"),

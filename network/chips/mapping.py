@@ -45,7 +45,7 @@ class Mapping:
 
 def _fail(what: str, value: int, limit: int, where: str) -> MappingError:
     return MappingError(f"{where}: {what} is {value}, the chip allows {limit} (exceeded by {value - limit}, "
-                        (f"{value / limit:.2f}x)" if limit else "none allowed)"))
+                        + (f"{value / limit:.2f}x)" if limit else "none allowed)"))
 
 
 def map_network(q: QuantizedNetwork, profile: ChipProfile) -> Mapping:

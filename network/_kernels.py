@@ -170,3 +170,22 @@ def steps_of_events(t, origin, dt_us, k0, k1):
             e += 1
         ptr[k - k0 + 1] = e
     return ptr
+
+
+def refresh_cache() -> None:
+    """Drop run_steps' on-disk compilation if a module it inlines changed since.
+
+    Numba's cache checks only the source file of the cached function, not of the functions
+    it calls: after an edit of the neuron updates or of a learning rule, the cached step
+    loop would silently keep the old code. Called before the first run of a Network."""
+    from pathlib import Path
+
+    cache = getattr(run_steps, "_cache", None)
+    index = Path(getattr(getattr(cache, "_cache_file", None), "_index_path", ""))
+    if not index.name or not index.exists() or run_steps.signatures:
+        return
+    here = Path(__file__).parent
+    deps = [here / "_neurons.py", *sorted((here / "learning").glob("*.py"))]
+    newest = max((p.stat().st_mtime for p in deps if p.exists()), default=0.0)
+    if newest > index.stat().st_mtime:
+        cache.flush()

@@ -13,27 +13,42 @@ from numba import njit
 
 @njit(cache=True)
 def update_linear(lo, hi, step, state, coef, spikes, n_spikes):
-    """LIF / IF / adaptive LIF: exact propagator of a linear system (Brian2 method='exact')."""
-    v = state[0]
-    ie = state[1]
-    ii = state[2]
-    last = state[3]
-    theta = state[4]
-    for j in range(lo, hi):
-        refractory = step - last[j] < coef[8, j]
-        if not refractory:
-            v[j] = coef[0, j] * v[j] + coef[1, j] + coef[2, j] * ie[j] + coef[3, j] * ii[j]
-        ie[j] *= coef[4, j]
-        ii[j] *= coef[5, j]
-        theta[j] *= coef[10, j]
-        if not refractory and v[j] > coef[6, j] + theta[j]:
-            if coef[9, j] != 0.0:
-                v[j] -= coef[6, j] - coef[7, j]
+    """LIF / IF / adaptive LIF: exact propagator of a linear system (Brian2 method='exact').
+
+    Two passes over slices indexed from 0 (so the compiler sees no negative index and
+    vectorises the first): the branch-free update, then the (rare) spikes."""
+    v = state[0, lo:hi]
+    ie = state[1, lo:hi]
+    ii = state[2, lo:hi]
+    last = state[3, lo:hi]
+    theta = state[4, lo:hi]
+    a_m = coef[0, lo:hi]
+    drive = coef[1, lo:hi]
+    gain_e = coef[2, lo:hi]
+    gain_i = coef[3, lo:hi]
+    a_e = coef[4, lo:hi]
+    a_i = coef[5, lo:hi]
+    v_th = coef[6, lo:hi]
+    v_reset = coef[7, lo:hi]
+    refractory = coef[8, lo:hi]
+    soft = coef[9, lo:hi]
+    a_theta = coef[10, lo:hi]
+    beta = coef[11, lo:hi]
+    for j in range(hi - lo):
+        moved = a_m[j] * v[j] + drive[j] + gain_e[j] * ie[j] + gain_i[j] * ii[j]
+        v[j] = moved if step - last[j] >= refractory[j] else v[j]
+        ie[j] *= a_e[j]
+        ii[j] *= a_i[j]
+        theta[j] *= a_theta[j]
+    for j in range(hi - lo):
+        if v[j] > v_th[j] + theta[j] and step - last[j] >= refractory[j]:
+            if soft[j] != 0.0:
+                v[j] -= v_th[j] - v_reset[j]
             else:
-                v[j] = coef[7, j]
-            theta[j] += coef[11, j]
+                v[j] = v_reset[j]
+            theta[j] += beta[j]
             last[j] = step
-            spikes[n_spikes] = j
+            spikes[n_spikes] = lo + j
             n_spikes += 1
     return n_spikes
 

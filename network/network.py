@@ -134,6 +134,7 @@ class Network:
     def build(self) -> None:
         """Flatten populations and projections into the kernel's arrays. Population state and
         projection weights/learning state become views into them, so both stay in sync."""
+        _kernels.refresh_cache()
         pops = list(self.populations.values())
         names = list(self.populations)
         if not pops:

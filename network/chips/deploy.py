@@ -44,7 +44,7 @@ class DeployedNetwork:
         emu = Emulator(self.q)
         in_ptr, in_neuron = raster_to_csr(raster)
         res = emu.run(raster.shape[0], in_ptr, in_neuron)
-        lo, hi = int(self.q.layer_offsets[-2]), int(self.q.layer_offsets[-1])
+        lo, hi = self.q.out_lo, self.q.n
         mapping = self.mapping or _trivial_mapping(self.q)
         counts = count_activity(self.q, mapping, emu.counts, emu.active, raster.shape[0])
         self._last = (emu.counts, emu.active)

@@ -42,7 +42,7 @@ class Counts:
 def count_activity(q: QuantizedNetwork, m: Mapping, counts: np.ndarray, active: np.ndarray, steps: int) -> Counts:
     """Exact totals from per-neuron spike and active-update counts."""
     first = q.first
-    out_lo = int(q.layer_offsets[-2])
+    out_lo = q.out_lo
     pre = np.repeat(np.arange(q.n), np.diff(q.indptr))
     syn_events = counts[pre]
     sops = int(syn_events.sum())

@@ -59,9 +59,8 @@ def map_network(q: QuantizedNetwork, profile: ChipProfile) -> Mapping:
     fanout = np.diff(q.indptr)
     if lim("max_inputs") and first > lim("max_inputs"):
         raise _fail("the number of input channels", first, lim("max_inputs"), name)
-    out_lo, out_hi = int(q.layer_offsets[-2]), int(q.layer_offsets[-1])
-    if lim("max_outputs") and out_hi - out_lo > lim("max_outputs"):
-        raise _fail(f"the output population {q.layer_names[-1]!r} size", out_hi - out_lo, lim("max_outputs"), name)
+    if lim("max_outputs") and n - q.out_lo > lim("max_outputs"):
+        raise _fail(f"the number of output neurons ({_layer(q, q.out_lo)!r} on)", n - q.out_lo, lim("max_outputs"), name)
     if "max_delay_steps" in profile.limits and q.delay.size and q.max_delay > lim("max_delay_steps"):
         raise _fail("the longest synaptic delay (steps)", q.max_delay, lim("max_delay_steps"), name)
     for key, arr, what in (("fan_in_per_neuron", fan_in, "fan-in"), ("fan_out_per_neuron", fanout, "fan-out")):

@@ -112,6 +112,11 @@ class SpikingModel:
         """Read the engine's Network (duck-typed: populations, projections, dt_ms)."""
         pops = net.populations
         pops = list(pops.values()) if isinstance(pops, dict) else list(pops)
+        outputs = list(getattr(net, "outputs", []) or [pops[-1].name])
+        # inputs first, outputs last (in their order): the chip's output block is contiguous
+        rank = {p.name: (0 if type(p).__name__ == "InputPopulation" else
+                         2 + outputs.index(p.name) if p.name in outputs else 1) for p in pops}
+        pops = sorted(pops, key=lambda p: rank[p.name])
         dt = float(getattr(net, "dt_ms", 1.0))
         layers, notes = [], []
         for p in pops:
@@ -134,9 +139,7 @@ class SpikingModel:
             layers.append(layer)
         conns = [Connection(j.pre, j.post, j.indptr.copy(), j.indices.astype(np.int64), j.weights.copy(),
                             j.delay_array(), j.receptor) for j in net.projections]
-        out = getattr(net, "output", "") or layers[-1].name
-        model = cls(layers, conns, dt, out if isinstance(out, str) else layers[-1].name, notes)
-        return model
+        return cls(layers, conns, dt, outputs[0], notes)
 
 
 def lif_layer(name: str, n: int, tau_m_ms: float, tau_exc_ms: float, tau_inh_ms: float, v_th: float,

@@ -29,6 +29,7 @@ class QuantizedNetwork:
     first: int                      # neurons [0, first) are inputs
     layer_names: list[str]
     layer_offsets: np.ndarray       # int64 [n_layers + 1]
+    out_lo: int                     # first neuron of the output block (output layers come last)
     indptr: np.ndarray              # CSR by global pre neuron
     post: np.ndarray
     weight: np.ndarray              # int64 (fixed) or float64 (analog/float)
@@ -115,7 +116,8 @@ def quantize(model: SpikingModel, profile: ChipProfile | None, *, seed: int = 0)
         o += layer.n
     mode = MODE_ANALOG if profile is None else profile.mode
     notes = list(model.notes)
-    common = dict(n=n, first=first, layer_names=names, layer_offsets=layer_offsets, indptr=indptr, post=post,
+    out_lo = offs[model.output_layer.name]
+    common = dict(n=n, first=first, layer_names=names, layer_offsets=layer_offsets, out_lo=out_lo, indptr=indptr, post=post,
                   delay=d, receptor=r, soft=soft, refractory=refr, notes=notes)
     if mode == MODE_ANALOG:
         if profile is not None:
@@ -172,7 +174,6 @@ def _levels_per_neuron(w: np.ndarray, post: np.ndarray, n: int, levels: int) -> 
 def _quantize_fixed(model, profile, w, post, cid, a_exc, a_m, bias, vth, common) -> QuantizedNetwork:
     mode = profile.mode
     n = common["n"]
-    first = common["first"]
     notes = common["notes"]
     state_bits = int(profile.fmt("state_bits", 24))
     state_max = 1 << (state_bits - 1)

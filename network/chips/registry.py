@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import importlib
 
-from pipeline.errors import ConfigError
 from network.chips.profile import MODE_ANN, ChipProfile
+from pipeline.errors import ConfigError
 
 PROFILES: dict[str, str] = {
     "loihi": "network.chips.profiles.loihi:PROFILE",

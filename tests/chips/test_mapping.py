@@ -44,7 +44,7 @@ def test_partitioning_respects_neurons_synapses_and_axons():
     ("xylo", {}, [10, 70, 2], "fan-in of neuron 0 of 'layer2' is 70, the chip allows 63 (exceeded by 7"),
     ("loihi", {"fan_out_per_neuron": 5}, [3, 6, 2], "fan-out of neuron 0 of 'input' is 6, the chip allows 5 (exceeded by 1"),
     ("xylo", {}, [20, 10, 2], "number of input channels is 20, the chip allows 16 (exceeded by 4"),
-    ("xylo", {}, [10, 10, 9], "output population 'layer2' size is 9, the chip allows 8 (exceeded by 1"),
+    ("xylo", {}, [10, 10, 9], "number of output neurons ('layer2' on) is 9, the chip allows 8 (exceeded by 1"),
     ("dynapse", {}, [100, 10, 2], "fan-in of neuron 0 of 'layer1' is 100, the chip allows 64 (exceeded by 36"),
     ("loihi", {"output_axons_per_core": 3}, [3, 4, 2, 2], "output axons"),
 ])

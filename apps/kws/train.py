@@ -32,12 +32,12 @@ def default_data_dir() -> Path:
     return Path.home() / ".cache" / "spikestream" / "datasets"
 
 
-def ensure_default_keywords(progress: bool = False) -> Path:
+def ensure_default_keywords(progress: bool = False, speakers: int = 24) -> Path:
     """The generated keyword set the default model trains on (espeak-ng, cached)."""
     from sources.datasets.speech_commands import KEYWORDS
     from sources.datasets.synth_keywords import ensure_keywords
 
-    return ensure_keywords(default_data_dir(), words=KEYWORDS + UNKNOWN_WORDS, speakers=24, repeats=2, seed=0,
+    return ensure_keywords(default_data_dir(), words=KEYWORDS + UNKNOWN_WORDS, speakers=speakers, repeats=2, seed=0,
                            validation_percentage=15.0, testing_percentage=20.0, progress=progress)
 
 

@@ -81,3 +81,21 @@ def test_seed_changes_noise_but_chunking_does_not():
     c = payload(run_stage(DVSEmulator(shot_noise_rate_hz=50.0, seed=2), _chunks(frames, 3)))["events.events"]
     assert np.array_equal(a, b)
     assert not np.array_equal(a, c)
+
+
+def test_live_view_writes_png_frames_of_the_emulated_events(tmp_path):
+    import cv2
+
+    from sinks.live_view import LiveView
+
+    frames = moving_bar_frames(10, width=40, height=4, speed_px=2.0, bar_px=8)
+    out = run_stage(DVSEmulator(threshold_sigma=0.0), _chunks(frames))
+    view = LiveView(frame_us=PERIOD, out=str(tmp_path / "png"))
+    run_stage(view, out)
+    pngs = sorted((tmp_path / "png").glob("*.png"))
+    assert len(pngs) == view.result()["frames"] >= 9
+    k = 3
+    image = cv2.imread(str(pngs[k - 1]), cv2.IMREAD_GRAYSCALE)  # frame k-1 shows the events of interval k
+    assert np.all(image[:, [10 + 2 * k, 11 + 2 * k]] == 255)  # ON at the bar's front
+    assert np.all(image[:, [4 + 2 * (k - 1), 5 + 2 * (k - 1)]] == 0)  # OFF behind it
+    assert np.count_nonzero(image != 128) == 4 * 4

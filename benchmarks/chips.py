@@ -8,8 +8,8 @@ our Numba emulator against the numpy reference on the same input (ratio printed)
 Operating point (our assumption, printed with the result): Blouw's network is 390 inputs (MFCC
 window) -> 256 -> 256 -> 29 (characters); each inference presents one window for `steps` steps
 of 1 ms with inputs firing at `input_rate` spikes per step; hidden weights are drawn so hidden
-layers fire at a moderate rate. The Xylo network is 16 input channels -> 63 hidden (the fan-in
-limit) -> 8 outputs? no: 16 -> 128 hidden (fan-in 16+32) -> 4 outputs, 1 s of audio at dt = 10 ms.
+layers fire at a moderate rate. The Xylo network is 16 input channels -> 63 hidden -> 8 outputs
+(the chip's input, fan-in and output limits), 1 s of input at dt = 10 ms.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="train the default model on the generated keyword set into the default model folder")
     train.add_argument("--out", help="model folder to write (default: ~/.cache/spikestream/kws/default)")
     train.add_argument("--max-per-class", type=int, default=0, help="use at most this many clips per word")
-    train.add_argument("-C", type=float, default=0.003, help="inverse L2 regularisation of the readout")
+    train.add_argument("-C", type=float, default=0.005, help="inverse L2 regularisation of the readout")
     train.add_argument("--json", action="store_true", help="print the training summary as JSON")
     listen = sub.add_parser("listen", help="detect keywords live from a microphone, or in a WAV file")
     listen.add_argument("--model", help="model folder (default: the default model)")

@@ -41,8 +41,6 @@ def run_steps(k0, k1, dt_ms, learning,
     n_pop = pop_offset.shape[0]
     n_proj = pj_pre.shape[0]
     depth = ring.shape[0]
-    v_ie = state[1]
-    v_ii = state[2]
     rec_cap = rec_step.shape[0]
     mon_cap = mon_buf.shape[0]
     n_mon = mon_neuron.shape[0]
@@ -53,19 +51,22 @@ def run_steps(k0, k1, dt_ms, learning,
             return k
         if n_mon > 0 and k % mon_every == 0 and counters[MON_ROWS] >= mon_cap:
             return k
-        # input delivered for this step
+        # the input delivered for this step (ring slot) is added by the neuron updates,
+        # which clear the slot; monitors sample the currents with it included
         slot = k % depth
         ring_e = ring[slot, 0]
         ring_i = ring[slot, 1]
-        for j in range(ring_e.shape[0]):
-            v_ie[j] += ring_e[j]
-            v_ii[j] += ring_i[j]
-            ring_e[j] = 0.0
-            ring_i[j] = 0.0
         if n_mon > 0 and k % mon_every == 0:
             row = counters[MON_ROWS]
             for c in range(n_mon):
-                mon_buf[row, c] = state[mon_var[c], mon_neuron[c]]
+                var = mon_var[c]
+                nrn = mon_neuron[c]
+                value = state[var, nrn]
+                if var == 1:
+                    value += ring_e[nrn]
+                elif var == 2:
+                    value += ring_i[nrn]
+                mon_buf[row, c] = value
             counters[MON_ROWS] = row + 1
         while counters[MOD_CURSOR] < mod_step.shape[0] and mod_step[counters[MOD_CURSOR]] <= k:
             modulator[0] = mod_value[counters[MOD_CURSOR]]
@@ -83,11 +84,11 @@ def run_steps(k0, k1, dt_ms, learning,
                     state[3, in_neuron[e]] = k
                     n_spk += 1
             elif model == 1:
-                n_spk = update_linear(lo, hi, k, state, coef, spikes, n_spk)
+                n_spk = update_linear(lo, hi, k, state, coef, spikes, n_spk, ring_e, ring_i)
             elif model == 2:
-                n_spk = update_izhikevich(lo, hi, k, state, coef, spikes, n_spk)
+                n_spk = update_izhikevich(lo, hi, k, state, coef, spikes, n_spk, ring_e, ring_i)
             elif model == 3:
-                n_spk = update_hodgkin_huxley(lo, hi, k, state, coef, spikes, n_spk, dt_ms)
+                n_spk = update_hodgkin_huxley(lo, hi, k, state, coef, spikes, n_spk, ring_e, ring_i, dt_ms)
             pos_lo[p] = start
             pos_hi[p] = n_spk
             for a in range(start, n_spk):

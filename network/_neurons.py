@@ -1,6 +1,7 @@
 """Numba updates of one time step for each neuron model (see network/populations.py).
 
-Each function advances neurons lo..hi-1 by one step, appends the global index of every
+Each function first adds the synaptic input delivered for this step (in_e, in_i: the
+ring-buffer slot, which it clears), advances neurons lo..hi-1 by one step, appends the global index of every
 neuron that spiked to `spikes` from position `n_spikes`, and returns the new count.
 state rows: 0 v, 1 I_exc, 2 I_inh, 3 last spike step, 4.. model extras; coef rows are
 the per-neuron constants computed by the population's `coefficients(dt_ms)`.
@@ -12,7 +13,7 @@ from numba import njit
 
 
 @njit(cache=True)
-def update_linear(lo, hi, step, state, coef, spikes, n_spikes):
+def update_linear(lo, hi, step, state, coef, spikes, n_spikes, in_e, in_i):
     """LIF / IF / adaptive LIF: exact propagator of a linear system (Brian2 method='exact').
 
     Two passes over slices indexed from 0 (so the compiler sees no negative index and
@@ -34,11 +35,17 @@ def update_linear(lo, hi, step, state, coef, spikes, n_spikes):
     soft = coef[9, lo:hi]
     a_theta = coef[10, lo:hi]
     beta = coef[11, lo:hi]
+    put_e = in_e[lo:hi]
+    put_i = in_i[lo:hi]
     for j in range(hi - lo):
-        moved = a_m[j] * v[j] + drive[j] + gain_e[j] * ie[j] + gain_i[j] * ii[j]
+        cur_e = ie[j] + put_e[j]
+        cur_i = ii[j] + put_i[j]
+        put_e[j] = 0.0
+        put_i[j] = 0.0
+        moved = a_m[j] * v[j] + drive[j] + gain_e[j] * cur_e + gain_i[j] * cur_i
         v[j] = moved if step - last[j] >= refractory[j] else v[j]
-        ie[j] *= a_e[j]
-        ii[j] *= a_i[j]
+        ie[j] = cur_e * a_e[j]
+        ii[j] = cur_i * a_i[j]
         theta[j] *= a_theta[j]
     for j in range(hi - lo):
         if v[j] > v_th[j] + theta[j] and step - last[j] >= refractory[j]:
@@ -54,7 +61,7 @@ def update_linear(lo, hi, step, state, coef, spikes, n_spikes):
 
 
 @njit(cache=True)
-def update_izhikevich(lo, hi, step, state, coef, spikes, n_spikes):
+def update_izhikevich(lo, hi, step, state, coef, spikes, n_spikes, in_e, in_i):
     """Izhikevich, forward Euler on every variable from the old values (Brian2 method='euler')."""
     v = state[0]
     ie = state[1]
@@ -62,6 +69,10 @@ def update_izhikevich(lo, hi, step, state, coef, spikes, n_spikes):
     last = state[3]
     u = state[4]
     for j in range(lo, hi):
+        ie[j] += in_e[j]
+        ii[j] += in_i[j]
+        in_e[j] = 0.0
+        in_i[j] = 0.0
         dt = coef[8, j]
         vj = v[j]
         dv = 0.04 * vj * vj + 5.0 * vj + 140.0 - u[j] + coef[7, j] + ie[j] + ii[j]
@@ -95,7 +106,7 @@ def _exp_euler(x, a, b, dt):
 
 
 @njit(cache=True)
-def update_hodgkin_huxley(lo, hi, step, state, coef, spikes, n_spikes, dt):
+def update_hodgkin_huxley(lo, hi, step, state, coef, spikes, n_spikes, in_e, in_i, dt):
     """Traub-Miles Hodgkin-Huxley by exponential Euler (Brian2 method='exponential_euler'):
     each variable is linear in itself given the others' old values."""
     v = state[0]
@@ -106,6 +117,10 @@ def update_hodgkin_huxley(lo, hi, step, state, coef, spikes, n_spikes, dt):
     h = state[5]
     n = state[6]
     for j in range(lo, hi):
+        ie[j] += in_e[j]
+        ii[j] += in_i[j]
+        in_e[j] = 0.0
+        in_i[j] = 0.0
         c_m, g_na, g_k, g_l = coef[0, j], coef[1, j], coef[2, j], coef[3, j]
         e_na, e_k, e_l, v_t = coef[4, j], coef[5, j], coef[6, j], coef[7, j]
         vj, mj, hj, nj = v[j], m[j], h[j], n[j]

@@ -68,8 +68,8 @@ def _one_case(mode: str, n_events: int, count: int, transport: str, paced: bool)
                 address, report_address = f"ipc://{tmp}/hop", f"ipc://{tmp}/report"
                 report.bind(report_address)
             else:
-                address = "tcp://127.0.0.1:%d" % _free_port()
-                report_address = "tcp://127.0.0.1:%d" % report.bind_to_random_port("tcp://127.0.0.1")
+                address = f"tcp://127.0.0.1:{_free_port()}"
+                report_address = f"tcp://127.0.0.1:{report.bind_to_random_port('tcp://127.0.0.1')}"
             proc = multiprocessing.get_context("spawn").Process(
                 target=_receiver, args=(address, report_address, mode, count))
             proc.start()

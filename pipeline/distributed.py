@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -46,10 +47,20 @@ class StagePlan:
     control: str | None = None         # supervisor's control address, if supervised
 
 
-def default_addresses(graph: Graph, run_dir: Path) -> dict[str, str]:
-    """Input addresses: the TOML's `address` where given, else an ipc socket in run_dir."""
-    return {name: str(node.options.get("address") or f"ipc://{run_dir}/{name}.sock")
+def default_addresses(graph: Graph) -> dict[str, str]:
+    """Input addresses: the TOML's `address` where given, else a free loopback TCP port.
+
+    Not ipc://: libzmq drops the tail of an ipc stream when its sender exits, even with
+    infinite linger, while TCP delivers everything the sender's kernel buffer holds.
+    """
+    return {name: str(node.options.get("address") or f"tcp://127.0.0.1:{_free_port()}")
             for name, node in graph.nodes.items() if node.inputs}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class _Interrupted(Exception):
@@ -101,7 +112,10 @@ def run_stage_process(graph: Graph, plan: StagePlan) -> int:
             _pump_stage(driver, pull, pushes, tap, report)
         if isinstance(stage, Sink):
             stage.close()
-        report.send({"type": "done", "metrics": driver.metrics.to_dict(), "result": stage.result()})
+        summary = {"type": "done", "metrics": driver.metrics.to_dict(), "result": stage.result()}
+        if control is None:  # started by hand: the summary goes to stdout
+            print(json.dumps({"stage": plan.name, **summary}), flush=True)
+        report.send(summary)
         clean = True
         return 0
     except _Interrupted:
@@ -205,7 +219,7 @@ def run_distributed(graph: Graph, graph_path: str | Path, *, poll_s: float = 0.1
     t_begin = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="spikestream-") as tmp:
         run_dir = Path(tmp)
-        addresses = default_addresses(graph, run_dir)
+        addresses = default_addresses(graph)
         control_address = f"ipc://{run_dir}/control.sock"
         plan_path = run_dir / "plan.json"
         plan_path.write_text(json.dumps({"addresses": addresses, "control": control_address}))
@@ -215,17 +229,47 @@ def run_distributed(graph: Graph, graph_path: str | Path, *, poll_s: float = 0.1
         control.bind(control_address)
         procs: dict[str, subprocess.Popen] = {}
         try:
-            for name in reversed(graph.order):  # consumers first, so their sockets are bound early
-                procs[name] = subprocess.Popen(
-                    [sys.executable, "-m", "pipeline.commands.stage", name, str(graph_path), "--plan", str(plan_path)],
-                    stdin=subprocess.DEVNULL)
-                if echo:
-                    print(f"started stage {name} (pid {procs[name].pid})", file=sys.stderr)
+            # Consumers first, and sources only once every consumer has bound its input, so
+            # no producer ever sends into an endpoint that does not exist yet.
+            consumers = [n for n in graph.order if graph.nodes[n].inputs]
+            for name in consumers:
+                procs[name] = _spawn(name, graph_path, plan_path, echo)
+            _await_ready(control, procs, consumers)
+            for name in graph.sources:
+                procs[name] = _spawn(name, graph_path, plan_path, echo)
             return _supervise(graph, procs, control, poll_s, t_begin)
         finally:
             _stop_all(procs)
             control.close()
             ctx.term()
+
+
+def _spawn(name: str, graph_path: str | Path, plan_path: Path, echo: bool) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.commands.stage", name, str(graph_path), "--plan", str(plan_path)],
+        stdin=subprocess.DEVNULL)
+    if echo:
+        print(f"started stage {name} (pid {proc.pid})", file=sys.stderr, flush=True)
+    return proc
+
+
+def _await_ready(control: zmq.Socket, procs: dict[str, subprocess.Popen], names: list[str],
+                 timeout_s: float = 120.0) -> None:
+    waiting = set(names)
+    deadline = time.monotonic() + timeout_s
+    while waiting:
+        if control.poll(100):
+            message = json.loads(control.recv())
+            if message.get("type") == "ready":
+                waiting.discard(message.get("stage"))
+            elif message.get("type") == "error":
+                raise StageFailed(f"stage {message.get('stage')!r} failed to start: {message.get('message')}")
+        for name in list(waiting):
+            code = procs[name].poll()
+            if code is not None:
+                raise StageFailed(f"stage {name!r} died while starting (exit code {code})")
+        if time.monotonic() > deadline:
+            raise StageFailed(f"stage(s) {sorted(waiting)} did not start within {timeout_s:.0f} s")
 
 
 def _supervise(graph: Graph, procs: dict, control: zmq.Socket, poll_s: float, t_begin: float) -> RunResult:

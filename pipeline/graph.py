@@ -158,4 +158,4 @@ def _check(graph: Graph, source: str) -> None:
             raise ConfigError(f"{source}: stages.{node.name} ({node.type}) needs an 'input'")
         if issubclass(cls, Sink) and graph.consumers(node.name):
             raise ConfigError(f"{source}: stages.{node.name} is a sink and cannot feed {graph.consumers(node.name)}")
-    graph.order  # raises on cycles
+    _ = graph.order  # raises on cycles

@@ -43,6 +43,22 @@ def split_at(chunk: Chunk, boundaries: Sequence[int]) -> list[Chunk]:
     spans stay on sample stamps. Sequence numbers count up from the chunk's seq.
     """
     cuts = sorted({int(b) for b in boundaries if chunk.t_start < b < chunk.t_end})
+    return _mark_sample_edges(chunk, _split(chunk, cuts))
+
+
+def _mark_sample_edges(whole: Chunk, pieces: list[Chunk]) -> list[Chunk]:
+    """Only the first piece keeps `sample_start` and only the last keeps `sample_end`."""
+    for i, piece in enumerate(pieces):
+        meta = dict(whole.meta)
+        if i > 0:
+            meta.pop("sample_start", None)
+        if i < len(pieces) - 1:
+            meta.pop("sample_end", None)
+        piece.meta = meta
+    return pieces
+
+
+def _split(chunk: Chunk, cuts: list[int]) -> list[Chunk]:
     if isinstance(chunk, SignalChunk):
         rate = chunk.geometry.sample_rate_hz
         t0 = chunk.t_start - (chunk.first_sample * 1_000_000) // rate

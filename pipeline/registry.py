@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from pipeline.errors import ConfigError
 from pipeline.stage import Stage

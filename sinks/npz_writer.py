@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.chunks import Chunk, EventChunk, ValueChunk
+from pipeline.chunks import Chunk, EventChunk, SignalChunk, ValueChunk
 from pipeline.errors import ConfigError
 from pipeline.events import EVENT_DTYPE, make_events
 from pipeline.registry import register_stage
@@ -44,9 +44,10 @@ class _Spool:
 
 @register_stage("npz_writer")
 class NpzWriter(Sink):
-    """Save the input stream to `path` (.npz): `events`, or `values`, `value_times`, `value_names`."""
+    """Save the input stream to `path` (.npz): `events`; or `values`, `value_times`,
+    `value_names`; or `samples`, `sample_rate_hz`."""
 
-    accepts = ("events", "values")
+    accepts = ("events", "values", "signal")
 
     def __init__(self, path: str = "events.npz") -> None:
         self.path = path
@@ -56,6 +57,8 @@ class NpzWriter(Sink):
         self._values: _Spool | None = None
         self._times: _Spool | None = None
         self._names: tuple[str, ...] = ()
+        self._samples: _Spool | None = None
+        self._rate = 0
         self._closed = False
 
     def process(self, chunk: Chunk) -> list[Chunk]:
@@ -76,6 +79,13 @@ class NpzWriter(Sink):
                                   f"{self._values.shape_tail[0]} to {chunk.values.shape[1]}")
             self._values.append(chunk.values)
             self._times.append(chunk.times)
+        elif isinstance(chunk, SignalChunk):
+            if self._samples is None:
+                self._samples = _Spool(np.float32, (chunk.samples.shape[1],))
+                self._rate = chunk.geometry.sample_rate_hz
+            elif chunk.samples.shape[1] != self._samples.shape_tail[0] or chunk.geometry.sample_rate_hz != self._rate:
+                raise ConfigError(f"npz_writer {self.path}: signal channels or sample rate changed mid-stream")
+            self._samples.append(chunk.samples)
         return []
 
     def close(self) -> None:
@@ -93,12 +103,17 @@ class NpzWriter(Sink):
                 self._times.write_into(archive, "value_times")
                 with archive.open("value_names.npy", "w") as out:
                     np.lib.format.write_array(out, np.asarray(self._names, dtype="U64"))
+            if self._samples is not None:
+                self._samples.write_into(archive, "samples")
+                with archive.open("sample_rate_hz.npy", "w") as out:
+                    np.lib.format.write_array(out, np.asarray(self._rate, dtype=np.int64))
 
     def result(self) -> dict[str, Any]:
         n_events = self._events.count if getattr(self, "_events", None) else 0
         n_values = self._values.count if getattr(self, "_values", None) else 0
-        return {"path": str(self.path), "events": n_events, "values": n_values,
-                "summary": f"wrote {n_events} events, {n_values} value rows to {self.path}"}
+        n_samples = self._samples.count if getattr(self, "_samples", None) else 0
+        return {"path": str(self.path), "events": n_events, "values": n_values, "samples": n_samples,
+                "summary": f"wrote {n_events} events, {n_values} value rows, {n_samples} samples to {self.path}"}
 
     @classmethod
     def contract_example(cls) -> ContractExample:

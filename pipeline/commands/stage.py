@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         missing = [n for n in needed if "address" not in graph.nodes[n].options]
         if missing:
             raise ConfigError(f"{args.pipeline}: stage(s) {missing} need an 'address' to run stage {args.name!r} alone")
-        stage_plan = StagePlan(args.name, default_addresses(graph, run_dir=None))  # type: ignore[arg-type]
+        stage_plan = StagePlan(args.name, default_addresses(graph))
     return run_stage_process(graph, stage_plan)
 
 

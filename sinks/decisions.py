@@ -39,18 +39,28 @@ class PrintDecisions(Sink):
         assert isinstance(chunk, ValueChunk)
         names = chunk.names or tuple(str(i) for i in range(chunk.values.shape[1]))
         label = chunk.meta.get("label")
+        # A readout's rows are [p_<class>..., decision, confidence(, label)]; other value
+        # streams are plain scores whose argmax is the decision.
+        classes = [n[2:] for n in names if n.startswith("p_")]
+        has_decision = "decision" in names and "confidence" in names
         for t, row in zip(chunk.times.tolist(), chunk.values):
-            best = int(np.argmax(row)) if row.size else -1
-            total = float(np.sum(np.clip(row, 0, None)))
-            confidence = float(row[best]) / total if total > 0 and best >= 0 else 0.0
-            record = {"t_us": t, "decision": names[best] if best >= 0 else None, "confidence": round(confidence, 4),
+            if has_decision:
+                best = int(row[names.index("decision")])
+                confidence = float(row[names.index("confidence")])
+                decision = (classes[best] if 0 <= best < len(classes) else str(best)) if best >= 0 else None
+            else:
+                best = int(np.argmax(row)) if row.size else -1
+                total = float(np.sum(np.clip(row, 0, None)))
+                confidence = float(row[best]) / total if total > 0 and best >= 0 else 0.0
+                decision = names[best] if best >= 0 else None
+            record = {"t_us": t, "decision": decision, "confidence": round(confidence, 4),
                       "sample_id": chunk.meta.get("sample_id"), "label": label}
             self._rows.append(record)
             self._count += 1
-            if isinstance(label, int) and label >= 0:
+            if isinstance(label, int) and label >= 0 and decision is not None:
                 self._labelled += 1
                 self._correct += int(best == label)
-            if not self.quiet:
+            if not self.quiet and decision is not None:
                 print(f"t={t / 1e6:9.3f} s  decision={record['decision']}  confidence={confidence:.2f}"
                       + (f"  sample={record['sample_id']}" if record["sample_id"] else ""), file=sys.stdout)
         return []

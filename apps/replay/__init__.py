@@ -1,0 +1,1 @@
+"""Offline replay of audio data sets: train on the train split, score the test split."""

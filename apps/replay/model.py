@@ -29,7 +29,8 @@ class ReplayConfig:
     dataset/path: which data set and where (keywords: the cache folder it is generated
     into); model: "counts" (cochlear spikes counted per time bin and channel group) or
     "lif" (a random recurrent LIF layer between cochlea and counts); channels: cochlea
-    channels; threshold: cochlea unit threshold; bins, groups: feature time bins and
+    channels; threshold, agc_floor: cochlea unit threshold and AGC floor (a floor keeps
+    the AGC from lifting background noise in pauses into spikes); bins, groups: feature time bins and
     channel groups (0 = per channel); normalize: counts per sample scaled to a fixed
     total; align: where the bins sit ("span", "activity", "quantile"); c: inverse regularisation of the logistic-regression readout;
     hidden: LIF layer size; shard_size: samples per task; limit: first N samples of each
@@ -41,10 +42,11 @@ class ReplayConfig:
     model: str = "counts"
     channels: int = 64
     threshold: float = 0.2
+    agc_floor: float = 0.1
     bins: int = 4
     groups: int = 0
     normalize: bool = True
-    align: str = "span"
+    align: str = "quantile"
     c: float = 0.1
     hidden: int = 256
     shard_size: int = 64
@@ -107,7 +109,7 @@ def shard_graph(cfg: ReplayConfig, split: str, root: str, indices: list[int], sh
     upstream = "source"
     if cfg.dataset not in ("shd", "ssc"):
         stages["cochlea"] = {"type": "cochlea", "input": "source", "preset": "live", "channels": cfg.channels,
-                             "threshold": cfg.threshold}
+                             "threshold": cfg.threshold, "agc_floor": cfg.agc_floor}
         upstream = "cochlea"
     if cfg.model == "lif":
         stages["hidden"] = {"type": "lif_population", "input": upstream, **lif_params(cfg)}

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from apps.replay.model import ReplayConfig, build_source, shard_graph, source_table
-from apps.replay.shards import ShardResult, dask_client, extract
+from apps.replay.shards import ShardResult, dask_client, extract, warm_up
 from pipeline.errors import SpikestreamError
 
 
@@ -101,9 +101,12 @@ def replay(cfg: ReplayConfig, *, workers: int = 0, scheduler: str = "", out_dir:
 
     t_extract = time.perf_counter()
     if client is not None:
+        client.run(warm_up)
+        t_extract = time.perf_counter()
         run_all(client)
     elif workers > 0 or scheduler:
         with dask_client(workers, scheduler) as c:
+            c.run(warm_up)
             timing["cluster_start_s"] = round(time.perf_counter() - t_extract, 3)
             t_extract = time.perf_counter()
             run_all(c)

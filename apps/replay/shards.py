@@ -54,6 +54,17 @@ def run_shard(graph_dict: dict[str, Any]) -> dict[str, Any]:
             "wall_s": time.perf_counter() - t0}
 
 
+def warm_up() -> bool:
+    """Import the pipeline's modules and load the cochlea's compiled kernels in this
+    process (run on every Dask worker before timing, as a long-lived worker would be)."""
+    from encoders.cochlea import cochlea_encode
+    from pipeline.registry import registered_stages
+
+    registered_stages()
+    cochlea_encode(np.zeros(800, np.float32), 8000, channels=16)
+    return True
+
+
 def shard_path(work_dir: Path, split: str, shard: int) -> Path:
     return work_dir / f"{split}-{shard:05d}.npz"
 

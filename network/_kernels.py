@@ -7,10 +7,15 @@ concatenated: projection j's row pointer is indptr[pj_indptr_off[j] : ... + n_pr
 delays (only for projections without one uniform delay, pj_delay[j] < 0) sit at
 delays[pj_delay_off[j] + s], and the learning arrays of plastic projections at
 post_synapses/eligibility[pj_plastic_off[j] + s], so static synapses cost no memory there.
-Synaptic input goes through a ring buffer ring[D, 2, n_neurons] (receptor 0 excitatory
-current, 1 inhibitory): a spike of step k through a synapse of delay d (steps) lands in
-slot (k + 1 + d) % D and is added to the current at the start of step k + 1 + d, which is
-when Brian2 makes it felt too (its synapses act after the threshold of step k + d).
+Synaptic input of delayed synapses goes through a ring buffer ring[D, 2, n_neurons]
+(receptor 0 excitatory current, 1 inhibitory): a spike of step k through a synapse of
+delay d (steps) lands in slot (k + 1 + d) % D and is added to the current at the start of
+step k + 1 + d, which is when Brian2 makes it felt too (its synapses act after the
+threshold of step k + d). Projections with one delay of 0 steps (pj_delay == 0) add
+straight into the currents (state rows 1, 2) after this step's update, which is the same
+thing without the round trip through memory; use_ring tells the neuron updates whether
+any projection uses the ring at all. Linear populations whose constants are the same for
+every neuron (pop_uniform) run the scalar fast path with pop_coef[p].
 Work per step: one pass over the neurons plus one pass over the synapses of the neurons
 that spiked (event-driven), never over all synapses.
 """
@@ -18,7 +23,7 @@ that spiked (event-driven), never over all synapses.
 import numpy as np
 from numba import njit
 
-from network._neurons import update_hodgkin_huxley, update_izhikevich, update_linear
+from network._neurons import update_hodgkin_huxley, update_izhikevich, update_linear, update_linear_uniform
 from network.learning._kernels import apply_plasticity
 
 # counters[] slots
@@ -27,7 +32,7 @@ REC_COUNT, MON_ROWS, MOD_CURSOR, SYN_EVENTS = 0, 1, 2, 3
 
 @njit(cache=True)
 def run_steps(k0, k1, dt_ms, learning,
-              pop_offset, pop_size, pop_model, state, coef, ring,
+              pop_offset, pop_size, pop_model, pop_uniform, pop_coef, state, coef, ring, use_ring,
               pj_pre, pj_post, pj_receptor, pj_indptr_off, pj_syn_off, pj_delay, pj_delay_off,
               indptr, indices, weights, delays,
               pj_rule, pj_params_off, rule_params, pj_plastic_off, pj_post_indptr_off, post_indptr, post_synapses,
@@ -83,6 +88,9 @@ def run_steps(k0, k1, dt_ms, learning,
                     spikes[n_spk] = in_neuron[e]
                     state[3, in_neuron[e]] = k
                     n_spk += 1
+            elif model == 1 and pop_uniform[p]:
+                n_spk = update_linear_uniform(lo, hi, k, state, pop_coef[p], spikes, n_spk, ring_e, ring_i,
+                                              use_ring)
             elif model == 1:
                 n_spk = update_linear(lo, hi, k, state, coef, spikes, n_spk, ring_e, ring_i)
             elif model == 2:
@@ -130,7 +138,7 @@ def run_steps(k0, k1, dt_ms, learning,
                                  pre_traces[pj_pre_trace_off[j]:pj_pre_trace_off[j] + n_pre],
                                  post_traces[pj_post_trace_off[j]:pj_post_trace_off[j] + n_post],
                                  eligibility[ps:ps + n_syn], modulator[0], teach_local, n_teach)
-        # event-driven propagation into the ring buffer
+        # event-driven propagation into the currents or the ring buffer
         for j in range(n_proj):
             pre = pj_pre[j]
             a_lo = pos_lo[pre]
@@ -142,19 +150,23 @@ def run_steps(k0, k1, dt_ms, learning,
             ip = pj_indptr_off[j]
             so = pj_syn_off[j]
             uniform = pj_delay[j]
+            target = state[1 + r]  # delay 0: straight into the current
+            if uniform > 0:
+                target = ring[(k + 1 + uniform) % depth, r]
+            n_events = 0
             for a in range(a_lo, a_hi):
                 i = local[a]
-                s_lo = indptr[ip + i]
-                s_hi = indptr[ip + i + 1]
-                counters[SYN_EVENTS] += s_hi - s_lo
+                s_lo = so + indptr[ip + i]
+                s_hi = so + indptr[ip + i + 1]
+                n_events += s_hi - s_lo
                 if uniform >= 0:
-                    target = ring[(k + 1 + uniform) % depth, r]
-                    for s in range(so + s_lo, so + s_hi):
+                    for s in range(s_lo, s_hi):
                         target[q_lo + indices[s]] += weights[s]
                 else:
                     do = pj_delay_off[j] - so
-                    for s in range(so + s_lo, so + s_hi):
+                    for s in range(s_lo, s_hi):
                         ring[(k + 1 + delays[do + s]) % depth, r, q_lo + indices[s]] += weights[s]
+            counters[SYN_EVENTS] += n_events
     return k1
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from network import _kernels
 from network.monitors import SpikeMonitor, StateMonitor
-from network.populations import N_COEF, N_STATE, InputPopulation, Population
+from network.populations import MODEL_LINEAR, N_COEF, N_STATE, InputPopulation, Population
 from network.projections import RECEPTORS, Projection
 from pipeline.errors import ChunkError, ConfigError
 from pipeline.events import EVENT_DTYPE
@@ -153,9 +153,14 @@ class Network:
         depth = 1 + max([p.max_delay for p in projs], default=0)
         old = self._flat
         ring = old["ring"] if old is not None and old["ring"].shape == (depth, 2, n) else np.zeros((depth, 2, n))
-        f: dict[str, Any] = dict(pop_offset=offsets, pop_size=sizes,
-                                 pop_model=np.array([p.model_id for p in pops], np.int64),
-                                 state=state, coef=coef, ring=ring)
+        models = np.array([p.model_id for p in pops], np.int64)
+        # linear populations whose constants are the same for every neuron run the scalar path
+        uniform = np.array([m == MODEL_LINEAR and bool(np.all(coef[:, lo:lo + p.n] == coef[:, lo:lo + 1]))
+                            for m, p, lo in zip(models, pops, offsets)], np.bool_)
+        pop_coef = np.ascontiguousarray(np.stack([coef[:, lo] for lo in offsets]))
+        f: dict[str, Any] = dict(pop_offset=offsets, pop_size=sizes, pop_model=models, pop_uniform=uniform,
+                                 pop_coef=pop_coef, state=state, coef=coef, ring=ring,
+                                 use_ring=any(p.delay != 0 for p in projs))
         for p in projs:
             if p.rule_id != 0 and p.post_indptr.shape[0] != self.populations[p.post].n + 1:
                 p.set_plasticity(p.rule_id, p.rule_params, self.populations[p.post].n)
@@ -240,6 +245,10 @@ class Network:
             self.build()
         f = self._flat
         k0, k1 = self.step, self.step + int(n_steps)
+        if not f["use_ring"] and f["ring"].any():
+            # input left in the ring (a state saved with delayed input pending) joins the currents
+            f["state"][1:3] += f["ring"][k0 % f["ring"].shape[0]]
+            f["ring"][:] = 0.0
         e64 = np.zeros(0, np.int64)
         in_steps = e64 if in_steps is None else np.asarray(in_steps, np.int64)
         in_neurons = e64 if in_neurons is None else np.asarray(in_neurons, np.int64)
@@ -273,7 +282,8 @@ class Network:
             counters[0] = counters[1] = 0
             k_next = _kernels.run_steps(
                 k, k1, self.dt_ms, self.learning,
-                f["pop_offset"], f["pop_size"], f["pop_model"], f["state"], f["coef"], f["ring"],
+                f["pop_offset"], f["pop_size"], f["pop_model"], f["pop_uniform"], f["pop_coef"], f["state"],
+                f["coef"], f["ring"], f["use_ring"],
                 f["pj_pre"], f["pj_post"], f["pj_receptor"], f["pj_indptr_off"], f["pj_syn_off"], f["pj_delay"],
                 f["pj_delay_off"], f["indptr"], f["indices"], f["weights"], f["delays"],
                 f["pj_rule"], f["pj_params_off"], f["rule_params"], f["pj_plastic_off"], f["pj_post_indptr_off"],

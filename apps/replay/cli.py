@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                      "cache folder it is generated into if missing)")
     parser.add_argument("--model", choices=MODELS, default=d.model,
                         help="counts: cochlear spike counts per time bin and channel -> linear readout; "
-                             "lif: a recurrent LIF layer in between (default %(default)s)")
+                             "lif: a random LIF layer in between (default %(default)s)")
     parser.add_argument("--channels", type=int, default=d.channels, help="cochlea channels (default %(default)s)")
     parser.add_argument("--threshold", type=float, default=d.threshold, help="cochlea unit threshold")
     parser.add_argument("--bins", type=int, default=d.bins, help="time bins per sample (default %(default)s)")

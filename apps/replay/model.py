@@ -28,7 +28,7 @@ class ReplayConfig:
 
     dataset/path: which data set and where (keywords: the cache folder it is generated
     into); model: "counts" (cochlear spikes counted per time bin and channel group) or
-    "lif" (a random recurrent LIF layer between cochlea and counts); channels: cochlea
+    "lif" (a random feed-forward LIF layer between cochlea and counts); channels: cochlea
     channels; threshold, agc_floor: cochlea unit threshold and AGC floor (a floor keeps
     the AGC from lifting background noise in pauses into spikes); bins, groups: feature time bins and
     channel groups (0 = per channel); normalize: counts per sample scaled to a fixed
@@ -120,4 +120,7 @@ def shard_graph(cfg: ReplayConfig, split: str, root: str, indices: list[int], sh
 
 
 def lif_params(cfg: ReplayConfig) -> dict[str, Any]:
-    return {"n": cfg.hidden, "seed": cfg.seed, **cfg.extra.get("lif", {})}
+    """A random feed-forward LIF layer (network's lif_population stage) over the input channels."""
+    n_inputs = cfg.channels if cfg.dataset not in ("shd", "ssc") else 700
+    return {"n_inputs": n_inputs, "n_neurons": cfg.hidden, "seed": cfg.seed, "weight_scale": 40.0 / n_inputs, "tau_m_ms": 10.0,
+            **cfg.extra.get("lif", {})}

@@ -67,11 +67,12 @@ def scores(labels: np.ndarray, predicted: np.ndarray, class_names: list[str]) ->
 
 def replay(cfg: ReplayConfig, *, workers: int = 0, scheduler: str = "", out_dir: str | Path | None = None,
            progress: bool = False, speed: float = 0.0, resume: bool = True, client: Any = None,
-           on_shard_done: Any = None) -> dict[str, Any]:
+           on_shard_done: Any = None, runner: str = "inprocess") -> dict[str, Any]:
     """Train on the train split, score the test split; returns the JSON report.
 
-    workers 0 (and no scheduler) runs every shard in this process; workers N starts a
-    local Dask cluster; scheduler uses a running one; `client` an existing client."""
+    workers 0 (and no scheduler) runs every shard from this process; workers N starts a
+    local Dask cluster; scheduler uses a running one; `client` an existing client. Each
+    shard's pipeline runs with `runner`: "inprocess", or "distributed" (a process per stage)."""
     cfg.check()
     t_begin = time.perf_counter()
     root = prepare_root(cfg, progress)
@@ -89,7 +90,7 @@ def replay(cfg: ReplayConfig, *, workers: int = 0, scheduler: str = "", out_dir:
             graphs = [shard_graph(cfg, split, root, idx, s, speed) for s, idx in enumerate(shards)]
             t0 = time.perf_counter()
             got = extract(graphs, [len(i) for i in shards], split, work, client=c, progress=progress,
-                          on_done=on_shard_done)
+                          on_done=on_shard_done, runner=runner)
             timing[f"extract_{split}_s"] = round(time.perf_counter() - t0, 3)
             data[split] = merge(got)
             for r in got:
@@ -132,7 +133,7 @@ def replay(cfg: ReplayConfig, *, workers: int = 0, scheduler: str = "", out_dir:
                        "samples_per_s": round(fresh_samples / extract_s, 2) if fresh_samples else None,
                        "stream_s": round(fresh_span_us / 1e6, 3),
                        "real_time_factor": round(fresh_span_us / 1e6 / extract_s, 2) if fresh_samples else None},
-        "workers": workers if not scheduler and client is None else None, "scheduler": scheduler or None,
+        "workers": workers if not scheduler and client is None else None, "runner": runner, "scheduler": scheduler or None,
         "timing": timing, "config": asdict(cfg),
         "test_predictions": {"sample_ids": test["sample_ids"].tolist(), "predicted": predicted.astype(int).tolist()},
     }

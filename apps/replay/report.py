@@ -81,4 +81,6 @@ def _where(report: dict[str, Any]) -> str:
         return f"Dask scheduler {report['scheduler']}"
     if report.get("workers"):
         return f"local Dask cluster, {report['workers']} workers"
+    if report.get("runner") == "distributed":
+        return "from this process, one OS process per stage over ZeroMQ"
     return "in this process"

@@ -36,13 +36,30 @@ class ShardResult:
     resumed: bool = False
 
 
-def run_shard(graph_dict: dict[str, Any]) -> dict[str, Any]:
-    """Run one shard's pipeline in this process (a Dask task); plain arrays out."""
+def run_shard(graph_dict: dict[str, Any], runner: str = "inprocess") -> dict[str, Any]:
+    """Run one shard's pipeline (a Dask task); plain arrays out.
+
+    runner "inprocess" calls the stages directly; "distributed" runs every stage in its
+    own OS process linked by ZeroMQ (the graph is written as a TOML file each stage reads)."""
     from pipeline.graph import graph_from_dict
     from pipeline.runner import run_inprocess
 
     t0 = time.perf_counter()
-    result = run_inprocess(graph_from_dict(graph_dict, source=graph_dict["pipeline"]["name"]))
+    name = graph_dict["pipeline"]["name"]
+    if runner == "distributed":
+        import tomli_w
+
+        from pipeline.distributed import run_distributed
+        from pipeline.graph import load_graph
+
+        with tempfile.TemporaryDirectory(prefix="spikestream-shard-") as tmp:
+            path = Path(tmp) / f"{name}.toml"
+            path.write_text(tomli_w.dumps(graph_dict))
+            result = run_distributed(load_graph(path), path, echo=False)
+    elif runner == "inprocess":
+        result = run_inprocess(graph_from_dict(graph_dict, source=name))
+    else:
+        raise SpikestreamError(f"replay: runner must be 'inprocess' or 'distributed', got {runner!r}")
     rows = result.results.get("features", {})
     source = result.results.get("source", {})
     k = len(rows["features"][0]) if rows.get("features") else 0
@@ -109,9 +126,10 @@ def dask_client(workers: int = 0, scheduler: str = "") -> Iterator[Any]:
 
 def extract(graphs: list[dict[str, Any]], sizes: list[int], split: str, work_dir: Path | None,
             client: Any = None, progress: bool = False,
-            on_done: Callable[[int], None] | None = None) -> list[ShardResult]:
+            on_done: Callable[[int], None] | None = None, runner: str = "inprocess") -> list[ShardResult]:
     """Run every shard graph (reusing finished shard files in `work_dir`); results in
-    shard order. `client` None runs the shards here one after another."""
+    shard order. `client` None runs the shards here one after another, each with `runner`
+    (see `run_shard`)."""
     results: dict[int, ShardResult] = {}
     todo = []
     for shard, size in enumerate(sizes):
@@ -144,11 +162,11 @@ def extract(graphs: list[dict[str, Any]], sizes: list[int], split: str, work_dir
     try:
         if client is None:
             for shard in todo:
-                take(shard, run_shard(graphs[shard]))
+                take(shard, run_shard(graphs[shard], runner))
         else:
             from distributed import as_completed
 
-            futures = {client.submit(run_shard, graphs[s], pure=False): s for s in todo}
+            futures = {client.submit(run_shard, graphs[s], runner, pure=False): s for s in todo}
             for future in as_completed(list(futures)):
                 shard = futures[future]
                 try:

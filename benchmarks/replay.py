@@ -49,32 +49,47 @@ def bench_reader(n: int) -> dict:
             "same_channels": bool(same)}
 
 
-def bench_replay(limit: int) -> dict:
+def bench_replay(limit: int, repeats: int) -> dict:
+    """Each configuration `repeats` times, interleaved (the machine is shared: other load
+    drifts), median throughput; the load average before and after is reported with it."""
+    import os
+    import statistics
+
     from apps.replay.model import ReplayConfig
     from apps.replay.replay import replay
 
     cfg = ReplayConfig("fsdd", str(FSDD), limit=limit)
+    configs = (("in-process", 0), ("dask-1", 1), ("dask-2", 2))
+    reports: dict[str, list] = {name: [] for name, _ in configs}
+    load_before = os.getloadavg()
+    for _ in range(repeats):
+        for name, workers in configs:
+            reports[name].append(replay(cfg, workers=workers, resume=False))
+    load_after = os.getloadavg()
     rows = {}
-    for name, workers in (("in-process", 0), ("dask-1", 1), ("dask-2", 2)):
-        report = replay(cfg, workers=workers, resume=False)
-        tp = report["throughput"]
-        rows[name] = {"accuracy": report["accuracy"], "samples": tp["samples"], "wall_s": tp["wall_s"],
-                      "samples_per_s": tp["samples_per_s"], "real_time_factor": tp["real_time_factor"],
-                      "predictions": report["test_predictions"]["predicted"]}
-    same = rows["dask-1"]["predictions"] == rows["dask-2"]["predictions"] == rows["in-process"]["predictions"]
-    for row in rows.values():
-        del row["predictions"]
-    return {"runs": rows, "identical_predictions": same,
+    for name, got in reports.items():
+        tp = [r["throughput"] for r in got]
+        rows[name] = {"accuracy": got[0]["accuracy"], "samples": tp[0]["samples"],
+                      "wall_s": round(statistics.median(t["wall_s"] for t in tp), 3),
+                      "samples_per_s": round(statistics.median(t["samples_per_s"] for t in tp), 1),
+                      "samples_per_s_all": [t["samples_per_s"] for t in tp],
+                      "real_time_factor": round(statistics.median(t["real_time_factor"] for t in tp), 1)}
+    predictions = [r["test_predictions"]["predicted"] for got in reports.values() for r in got]
+    same = all(p == predictions[0] for p in predictions)
+    return {"runs": rows, "repeats": repeats, "identical_predictions": same,
+            "load_average_before": [round(v, 2) for v in load_before],
+            "load_average_after": [round(v, 2) for v in load_after], "cpus": os.cpu_count(),
             "speedup_2_vs_1_workers": round(rows["dask-2"]["samples_per_s"] / rows["dask-1"]["samples_per_s"], 2)}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.replay", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small run (200 files read, 600 replayed)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each replay configuration (median)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     result = {"reader": bench_reader(200 if args.quick else 1000),
-              "replay": bench_replay(600 if args.quick else 0)}
+              "replay": bench_replay(600 if args.quick else 0, max(1, args.repeats))}
     if args.json:
         print(json.dumps(result))
         return 0
@@ -86,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, row in rep["runs"].items():
         print(f"FSDD replay {name:<10} accuracy {row['accuracy']:.4f}  {row['samples_per_s']:7.1f} samples/s  "
               f"real-time factor {row['real_time_factor']:6.1f}x  ({row['samples']} samples in {row['wall_s']:.1f} s)")
-    print(f"2 vs 1 Dask workers: {rep['speedup_2_vs_1_workers']}x; identical predictions: {rep['identical_predictions']}")
+    print(f"2 vs 1 Dask workers: {rep['speedup_2_vs_1_workers']}x (median of {rep['repeats']}); identical "
+          f"predictions: {rep['identical_predictions']}; load average before {rep['load_average_before']}, after "
+          f"{rep['load_average_after']} on {rep['cpus']} CPUs")
     return 0
 
 

@@ -14,7 +14,13 @@ HELP = "deploy a saved network on emulated neuromorphic chips and report energy 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="saved network (.npz from Network.save)")
+    parser.add_argument("model", nargs="?", help="saved network (.npz from Network.save); not needed with --accuracy")
+    parser.add_argument("--accuracy", action="store_true",
+                        help="quantisation study instead: train the spoken-digit SNN (FSDD digits 0-7) in float and "
+                             "report its test accuracy on each chip profile beside the float model's")
+    parser.add_argument("--per-class", type=int, default=0,
+                        help="with --accuracy: recordings per digit (default 0: all)")
+    parser.add_argument("--data", help="with --accuracy: FSDD root (default ../shared/data/fsdd)")
     parser.add_argument("--chip", default="loihi", help="chip profile name, or 'all' (default loihi)")
     parser.add_argument("--steps", type=int, default=100, help="time steps per inference (default 100)")
     parser.add_argument("--input-rate", type=float, default=0.05,
@@ -92,6 +98,11 @@ def run(args: argparse.Namespace) -> int:
     from network.chips.registry import chip_names
     from network.network import Network
 
+    if args.accuracy:
+        return run_accuracy(args)
+    if not args.model:
+        print("deploy: a MODEL is needed (or --accuracy)", file=sys.stderr)
+        return 2
     net = Network.load(args.model)
     chips = chip_names(spiking_only=True) if args.chip == "all" else [args.chip]
     n_in = net.populations[net.input].n if net.input else 0
@@ -109,6 +120,34 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(table(rows))
     return 0 if any(r["fits"] for r in rows) else 2
+
+
+def accuracy_table(out: dict) -> str:
+    lines = [f"{out['task']}: {out['samples']} recordings ({out['train']} train / {out['test']} test), "
+             f"{out['hidden']} hidden, {out['steps']} steps; chance {out['chance']:.3f}",
+             f"{'chip':13s} {'accuracy':>9s} {'vs float':>9s} {'out spikes':>11s}"]
+    for chip, r in out["results"].items():
+        if r["accuracy"] is None:
+            lines.append(f"{chip:13s} does not fit: {r['error']}")
+            continue
+        delta = r.get("delta_vs_float")
+        lines.append(f"{chip:13s} {r['accuracy']:9.3f} {'' if delta is None else f'{delta:+9.3f}':>9s} "
+                     f"{r['output_spikes']:11.1f}")
+    return "\n".join(lines)
+
+
+def run_accuracy(args: argparse.Namespace) -> int:
+    from network.chips.accuracy import load_digits, study
+    from network.chips.registry import chip_names
+
+    chips = chip_names(spiking_only=True) if args.chip == "all" else [args.chip]
+    data = load_digits(args.data, per_class=args.per_class, seed=args.seed)
+    out = study(data, chips, seed=args.seed)
+    if args.out:
+        with open(args.out, "w") as fh:
+            json.dump(out, fh, indent=1, default=float)
+    print(json.dumps(out, default=float) if args.json else accuracy_table(out))
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,387 @@
+"""AEDAT 4 (iniVation DV): streaming reader and writer of the polarity-event stream.
+
+File layout: `#!AER-DAT4.0\\r\\n`, a size-prefixed IOHeader FlatBuffer (compression, the
+position of the file data table, the info node XML naming the streams), then packets:
+int32 stream id, int32 size, `size` bytes of one (LZ4 frame / Zstd frame / raw)
+size-prefixed FlatBuffer. dv-runtime ends the file with a compressed FileDataTable (one
+row per packet: offset, element count, first/last timestamp), which gives the event count
+and duration without decoding, and lets `seek` jump straight to a packet.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import warnings
+import xml.etree.ElementTree as ET
+from typing import ClassVar
+
+import numpy as np
+
+from pipeline.errors import FormatError
+from pipeline.events import EVENT_DTYPE, as_events, empty_events
+from sources.formats._aedat_stream import BlockStreamReader, FileInfo, format_error
+
+MAGIC = b"#!AER-DAT4.0\r\n"
+_KIND = "AEDAT4"
+_BAD = {1: "event coordinate outside the {w}x{h} sensor", 2: "time goes backwards", 3: "polarity byte not 0/1"}
+
+
+def _decompressor(code: int):
+    """bytes -> bytes for the file's compression code (imports the codec lazily)."""
+    if code == 0:
+        return bytes
+    if code in (1, 2):
+        import lz4.frame
+
+        return lz4.frame.decompress
+    if code in (3, 4):
+        import zstandard
+
+        def unzstd(data: bytes) -> bytes:
+            # decompressobj copes with frames that do not record their content size
+            return zstandard.ZstdDecompressor().decompressobj().decompress(data)
+
+        return unzstd
+    raise ValueError(f"unknown compression code {code}")
+
+
+def _compressor(code: int):
+    if code == 0:
+        return bytes
+    if code in (1, 2):
+        import lz4.frame
+
+        level = 9 if code == 2 else 0
+        return lambda data: lz4.frame.compress(data, compression_level=level, store_size=True)
+    import zstandard
+
+    compressor = zstandard.ZstdCompressor(level=19 if code == 4 else 3, write_content_size=True)
+    return compressor.compress
+
+
+def _streams(info: str) -> list[dict]:
+    """The outInfo streams of a DV info node: id, name, type, and the info attributes."""
+    root = ET.fromstring(info)
+    out = []
+    for node in root.iter("node"):
+        if not node.get("path", "").rstrip("/").split("/")[-2:-1] == ["outInfo"]:
+            continue
+        try:
+            stream_id = int(node.get("name", ""))
+        except ValueError:
+            continue
+        attrs = {a.get("key"): a.text for a in node.findall("attr")}
+        stream = {
+            "id": stream_id,
+            "name": attrs.get("originalOutputName") or str(stream_id),
+            "type": attrs.get("typeIdentifier"),
+            "compression": attrs.get("compression"),
+        }
+        for sub in node.findall("node"):
+            if sub.get("name") == "info":
+                for a in sub.findall("attr"):
+                    stream[a.get("key")] = a.text
+        out.append(stream)
+    return out
+
+
+class Aedat4Reader(BlockStreamReader):
+    """Streaming reader of one event stream of an AEDAT 4 file.
+
+    Parameters: path; stream: the stream's name (`originalOutputName`, e.g. "events") or
+    id; default: the first stream of type EVTS. width/height override the info node.
+    """
+
+    format: ClassVar[str] = "aedat4"
+    suffixes: ClassVar[tuple[str, ...]] = (".aedat4",)
+
+    @classmethod
+    def sniff(cls, head: bytes) -> bool:
+        return head.startswith(MAGIC)
+
+    def __init__(self, path, stream: str | int | None = None, width: int | None = None,
+                 height: int | None = None) -> None:
+        self.path = os.fspath(path)
+        self.counters = {"packets": 0, "other_stream_packets": 0}
+        self._file = open(self.path, "rb")
+        try:
+            self._parse_header(stream, width, height)
+        except BaseException:
+            self._file.close()
+            raise
+        self._init_stream()
+
+    def _error(self, offset: int, what: str) -> FormatError:
+        return format_error(self.path, offset, what, _KIND)
+
+    def _parse_header(self, stream, width, height) -> None:
+        from sources.formats._aedat4_flatbuffer import FlatbufferError, parse_data_table, parse_io_header
+
+        f = self._file
+        self._size = os.fstat(f.fileno()).st_size
+        magic = f.read(len(MAGIC))
+        if magic != MAGIC:
+            raise self._error(0, f"wrong magic {magic!r}, expected {MAGIC!r}")
+        raw = f.read(4)
+        if len(raw) < 4:
+            raise self._error(len(MAGIC), "file ends inside the header size")
+        (n,) = struct.unpack("<I", raw)
+        start = len(MAGIC)
+        if n < 12 or start + 4 + n > self._size:
+            raise self._error(start, f"header size {n} does not fit the {self._size}-byte file")
+        buf = raw + f.read(n)
+        try:
+            code, table_pos, info = parse_io_header(buf)
+        except FlatbufferError as exc:
+            raise self._error(start + exc.offset, f"IOHeader: {exc.what}") from None
+        if code not in (0, 1, 2, 3, 4):
+            raise self._error(start, f"IOHeader: unknown compression code {code}")
+        self._compression = code
+        self._decompress = _decompressor(code)
+        try:
+            streams = _streams(info)
+        except ET.ParseError as exc:
+            raise self._error(start, f"IOHeader info node is not XML ({exc})") from None
+        self._all_streams = streams
+        chosen = self._choose(streams, stream)
+        self._stream_id = chosen["id"]
+        self._stream_name = chosen["name"]
+        try:
+            self.width = int(width if width is not None else chosen.get("sizeX"))
+            self.height = int(height if height is not None else chosen.get("sizeY"))
+        except (TypeError, ValueError):
+            raise self._error(start, f"stream {chosen['name']!r} has no sizeX/sizeY in its info node") from None
+        self._data_start = start + 4 + n
+        self._data_end = self._size
+        self._table = None
+        if 0 <= table_pos:
+            if not self._data_start <= table_pos <= self._size:
+                raise self._error(start, f"data table position {table_pos} outside the {self._size}-byte file")
+            self._data_end = table_pos
+            f.seek(table_pos)
+            try:
+                self._table = parse_data_table(self._decompress(f.read()))
+            except FlatbufferError as exc:
+                warnings.warn(f"{self.path}: ignoring a damaged file data table ({exc.what})", stacklevel=3)
+                self.counters["bad_data_table"] = 1
+            except Exception as exc:  # a codec error: the table is an index only
+                warnings.warn(f"{self.path}: ignoring an undecodable file data table ({exc})", stacklevel=3)
+                self.counters["bad_data_table"] = 1
+        self._pos = self._data_start
+        self._last_t = np.iinfo(np.int64).min
+
+    def _choose(self, streams: list[dict], wanted) -> dict:
+        names = [f"{s['name']} (id {s['id']}, {s['type']})" for s in streams]
+        if wanted is None:
+            for s in streams:
+                if s["type"] == "EVTS":
+                    return s
+            raise self._error(len(MAGIC), f"no event stream (type EVTS); streams: {names}")
+        for s in streams:
+            if s["name"] == str(wanted) or str(s["id"]) == str(wanted):
+                if s["type"] != "EVTS":
+                    raise FormatError(f"{self.path}: stream {wanted!r} holds {s['type']}, not events")
+                return s
+        raise FormatError(f"{self.path}: no stream named {wanted!r}; streams: {names}")
+
+    # decoding ---------------------------------------------------------------------
+    def _next_block(self) -> np.ndarray | None:
+        from sources.formats._aedat4_flatbuffer import EVENT_RECORD, FlatbufferError, event_elements
+        from sources.formats._aedat_kernels import decode_aedat4
+
+        f = self._file
+        while True:
+            at = self._pos
+            if at >= self._data_end:
+                return None
+            if at + 8 > self._data_end:
+                raise self._error(at, f"file ends inside a packet header ({self._data_end - at} of 8 bytes)")
+            f.seek(at)
+            stream_id, size = struct.unpack("<ii", f.read(8))
+            if size <= 0 or at + 8 + size > self._data_end:
+                raise self._error(at, f"packet of stream {stream_id} claims {size} bytes, "
+                                      f"{self._data_end - at - 8} remain (file cut mid-packet?)")
+            self._pos = at + 8 + size
+            if stream_id != self._stream_id:
+                self.counters["other_stream_packets"] += 1
+                continue
+            payload = f.read(size)
+            try:
+                data = self._decompress(payload)
+            except Exception as exc:
+                raise self._error(at + 8, f"packet decompression failed ({type(exc).__name__}: {exc})") from None
+            try:
+                first, n = event_elements(data)
+            except FlatbufferError as exc:
+                raise self._error(at + 8, f"EventPacket (decompressed byte {exc.offset}): {exc.what}") from None
+            self.counters["packets"] += 1
+            if n == 0:
+                continue
+            words = np.frombuffer(data, dtype="<i8", count=2 * n, offset=first).reshape(n, 2)
+            if not words.flags.aligned:
+                words = words.copy()
+            out = np.empty(n, dtype=EVENT_DTYPE)
+            status, index = decode_aedat4(words, self.width, self.height, self._last_t, out)
+            if status:
+                what = _BAD[status].format(w=self.width, h=self.height)
+                e = np.frombuffer(data, dtype=EVENT_RECORD, count=n, offset=first)[index]
+                raise self._error(at + 8, f"{what}: event {index} of the packet "
+                                          f"(t={int(e['t'])}, x={int(e['x'])}, y={int(e['y'])}, p={int(e['p'])}; "
+                                          f"previous t={int(self._last_t)})")
+            self._last_t = int(out["t"][-1])
+            return out
+
+    def _rewind(self, t: int) -> None:
+        self._pos = self._data_start
+        self._last_t = np.iinfo(np.int64).min
+        if self._table is None:
+            return
+        rows = self._table[self._table["stream_id"] == self._stream_id]
+        before = rows[rows["t_end"] < t]
+        if before.shape[0]:
+            # packets of one stream are stored in time order: skip every one ending before t
+            later = rows[rows["byte_offset"] > before["byte_offset"].max()]
+            if later.shape[0]:
+                self._pos = int(later["byte_offset"].min())
+                self._last_t = int(before["t_end"].max())
+            else:
+                self._pos = self._data_end
+
+    def info(self) -> FileInfo:
+        count = t_first = t_last = None
+        if self._table is not None:
+            rows = self._table[(self._table["stream_id"] == self._stream_id) & (self._table["num_elements"] > 0)]
+            count = int(rows["num_elements"].sum())
+            if rows.shape[0]:
+                t_first, t_last = int(rows["t_start"].min()), int(rows["t_end"].max())
+        extra = {
+            "stream": self._stream_name,
+            "stream_id": self._stream_id,
+            "streams": [{k: v for k, v in s.items()} for s in self._all_streams],
+            "compression": ["none", "lz4", "lz4_high", "zstd", "zstd_high"][self._compression],
+            "data_table": self._table is not None,
+        }
+        return FileInfo(path=self.path, format=self.format, width=self.width, height=self.height,
+                        event_count=count, t_first=t_first, t_last=t_last, extra=extra)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _info_xml(streams: list[tuple[int, str, int, int, str]], compression: str) -> str:
+    """A DV info node listing event streams: (id, name, width, height, source)."""
+    parts = ['<dv version="2.0">', '    <node name="outInfo" path="/mainloop/Recorder/outInfo/">']
+    for stream_id, name, width, height, source in streams:
+        base = f"/mainloop/Recorder/outInfo/{stream_id}/"
+        parts += [
+            f'        <node name="{stream_id}" path="{base}">',
+            f'            <attr key="compression" type="string">{compression}</attr>',
+            '            <attr key="originalModuleName" type="string">spikestream</attr>',
+            f'            <attr key="originalOutputName" type="string">{name}</attr>',
+            '            <attr key="typeDescription" type="string">Array of events (polarity ON/OFF).</attr>',
+            '            <attr key="typeIdentifier" type="string">EVTS</attr>',
+            f'            <node name="info" path="{base}info/">',
+            f'                <attr key="sizeX" type="int">{width}</attr>',
+            f'                <attr key="sizeY" type="int">{height}</attr>',
+            f'                <attr key="source" type="string">{source}</attr>',
+            '                <attr key="tsOffset" type="long">0</attr>',
+            "            </node>",
+            "        </node>",
+        ]
+    parts += ["    </node>", "</dv>", ""]
+    return "\n".join(parts)
+
+
+class Aedat4Writer:
+    """Streaming AEDAT 4 writer of one polarity-event stream (dv-runtime's layout).
+
+    Parameters: path; width, height: sensor size; compression: "lz4" (dv's default),
+    "lz4_high", "zstd", "zstd_high" or "none"; packet_events: events per packet;
+    stream_name: the stream's `originalOutputName`; source: the camera name recorded.
+    """
+
+    def __init__(self, path, width: int, height: int, compression: str = "lz4",
+                 packet_events: int = 8192, stream_name: str = "events",
+                 source: str = "spikestream") -> None:
+        from sources.formats._aedat4_flatbuffer import (
+            COMPRESSION_CODES,
+            IO_HEADER_TABLE_POSITION_OFFSET,
+            build_io_header,
+        )
+
+        if compression not in COMPRESSION_CODES:
+            raise ValueError(f"AEDAT4 writer: compression must be one of {sorted(COMPRESSION_CODES)}, got {compression!r}")
+        if not (0 < width <= 32767 and 0 < height <= 32767):
+            raise ValueError(f"AEDAT4 writer: geometry {width}x{height} outside 1..32767")
+        if packet_events <= 0:
+            raise ValueError(f"AEDAT4 writer: packet_events must be > 0, got {packet_events}")
+        self.path, self.width, self.height = os.fspath(path), int(width), int(height)
+        self.packet_events = int(packet_events)
+        self._code = COMPRESSION_CODES[compression]
+        self._compress = _compressor(self._code)
+        tag = {"none": "NONE", "lz4": "LZ4", "lz4_high": "LZ4_HIGH", "zstd": "ZSTD", "zstd_high": "ZSTD_HIGH"}
+        header = build_io_header(self._code, -1, _info_xml([(0, stream_name, width, height, source)],
+                                                              tag[compression]))
+        self._file = open(self.path, "wb")
+        self._file.write(MAGIC + header)
+        self._table_field = len(MAGIC) + IO_HEADER_TABLE_POSITION_OFFSET
+        self._rows: list[tuple[int, int, int, int, int, int]] = []
+        self._pending = empty_events()
+        self._last_t = None
+
+    def write(self, events: np.ndarray) -> None:
+        """Append time-sorted events (EVENT_DTYPE or any t/x/y/p structured array)."""
+        events = as_events(np.asarray(events), where=f"AEDAT4 writer {self.path}")
+        if events.shape[0] == 0:
+            return
+        t = events["t"]
+        if (self._last_t is not None and t[0] < self._last_t) or np.any(t[1:] < t[:-1]):
+            raise ValueError(f"AEDAT4 writer {self.path}: events must be time-sorted")
+        if events["x"].max() >= self.width or events["y"].max() >= self.height:
+            raise ValueError(f"AEDAT4 writer {self.path}: event outside the {self.width}x{self.height} sensor")
+        self._last_t = int(t[-1])
+        pending = np.concatenate([self._pending, events]) if self._pending.shape[0] else events
+        k = 0
+        while pending.shape[0] - k >= self.packet_events:
+            self._packet(pending[k : k + self.packet_events])
+            k += self.packet_events
+        self._pending = pending[k:].copy()
+
+    def _packet(self, events: np.ndarray) -> None:
+        from sources.formats._aedat4_flatbuffer import EVENT_RECORD, build_event_packet
+
+        records = np.zeros(events.shape[0], dtype=EVENT_RECORD)
+        records["t"], records["x"], records["y"] = events["t"], events["x"], events["y"]
+        records["p"] = events["p"] != 0
+        payload = self._compress(build_event_packet(records))
+        offset = self._file.tell()
+        self._file.write(struct.pack("<ii", 0, len(payload)) + payload)
+        self._rows.append((offset, 0, len(payload), events.shape[0], int(events["t"][0]), int(events["t"][-1])))
+
+    def close(self) -> None:
+        from sources.formats._aedat4_flatbuffer import DATA_TABLE_ROW, build_data_table
+
+        if self._file.closed:
+            return
+        if self._pending.shape[0]:
+            self._packet(self._pending)
+            self._pending = empty_events()
+        table_pos = self._file.tell()
+        rows = np.array(self._rows, dtype=DATA_TABLE_ROW)
+        self._file.write(self._compress(build_data_table(rows)))
+        self._file.seek(self._table_field)
+        self._file.write(struct.pack("<q", table_pos))
+        self._file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def write_aedat4(path, events: np.ndarray, width: int, height: int, **options) -> None:
+    """Write events as an AEDAT 4 file (options: see Aedat4Writer)."""
+    with Aedat4Writer(path, width, height, **options) as writer:
+        writer.write(events)

@@ -19,23 +19,31 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import zmq
 
+from pipeline.checkpoint import load_checkpoint, save_checkpoint, supports_checkpoints
 from pipeline.driver import SourceDriver, StageDriver
-from pipeline.errors import ChunkError, StageFailed, WireError
+from pipeline.errors import ChunkError, ConfigError, StageFailed, WireError
 from pipeline.graph import Graph
 from pipeline.runner import RunResult
+from pipeline.security import ZapHandler, check_link, curve_client, curve_server, load_public_key
 from pipeline.stage import Sink
-from pipeline.wire import DEFAULT_LIMITS, decode, encode
+from pipeline.wire import WireLimits, decode, encode
 
 log = logging.getLogger("spikestream.distributed")
 
 DEFAULT_HWM = 16
-HEARTBEAT_S = 0.5
+HEARTBEAT_S = 0.25          # a stage reports at least this often while it is well
+HEARTBEAT_TIMEOUT_S = 2.0   # silence after which the supervisor calls a stage hung
+STARTUP_GRACE_S = 60.0      # building a stage and its first chunk (kernel compiles) may take longer
+ACK_S = 0.1                 # how often a consumer acknowledges what it has taken
+DEFAULT_MAX_RESTARTS = 5
 
 
 @dataclass
@@ -45,6 +53,9 @@ class StagePlan:
     name: str
     addresses: dict[str, str]          # stage -> input address, for this stage and its consumers
     control: str | None = None         # supervisor's control address, if supervised
+    acks: dict[str, str] | None = None  # stage -> acknowledgement address (supervised, lossless links)
+    checkpoints: str | None = None     # directory for checkpoints of restartable stages
+    insecure: bool = False             # allow plain-text links off loopback
 
 
 def default_addresses(graph: Graph) -> dict[str, str]:
@@ -73,66 +84,30 @@ def _raise_interrupted(signum: int, frame: Any) -> None:
 
 def run_stage_process(graph: Graph, plan: StagePlan) -> int:
     """Host one stage until its input ends (or it is interrupted). Returns an exit code."""
-    signal.signal(signal.SIGTERM, _raise_interrupted)
-    signal.signal(signal.SIGINT, _raise_interrupted)
-    node = graph.nodes[plan.name]
-    consumers = graph.consumers(plan.name)
-    hwm = int(node.options.get("hwm", DEFAULT_HWM))
+    previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGTERM, signal.SIGINT)}
     ctx = zmq.Context()
-    control = ctx.socket(zmq.PUSH) if plan.control else None
-    pull = ctx.socket(zmq.PULL) if node.inputs else None
-    pushes = {c: ctx.socket(zmq.PUSH) for c in consumers}
-    tap = ctx.socket(zmq.PUB) if node.options.get("tap") else None
-    clean = False
+    host: _StageHost | None = None
     try:
-        if control is not None:
-            control.setsockopt(zmq.LINGER, 2000)
-            control.connect(plan.control)
-        if pull is not None:
-            pull.setsockopt(zmq.RCVHWM, hwm)
-            pull.setsockopt(zmq.MAXMSGSIZE, DEFAULT_LIMITS.max_array_bytes)
-            pull.setsockopt(zmq.LINGER, 0)
-            pull.bind(plan.addresses[plan.name])
-        for consumer, push in pushes.items():
-            push.setsockopt(zmq.SNDHWM, int(graph.nodes[consumer].options.get("hwm", DEFAULT_HWM)))
-            push.setsockopt(zmq.LINGER, -1)  # lossless: deliver everything before exiting
-            push.connect(plan.addresses[consumer])
-        if tap is not None:
-            tap.setsockopt(zmq.SNDHWM, 64)
-            tap.setsockopt(zmq.LINGER, 0)
-            tap.bind(node.options["tap"])
-        report = _Control(control, plan.name)
-        report.send({"type": "ready", "pid": os.getpid()})
-        stage = node.build()
-        if not node.inputs:
-            driver: Any = SourceDriver(plan.name, stage, float(node.options.get("speed", 0.0)))
-            _pump_source(driver, pushes, tap, report)
-        else:
-            driver = StageDriver(plan.name, stage, node.inputs)
-            _pump_stage(driver, pull, pushes, tap, report)
-        if isinstance(stage, Sink):
-            stage.close()
-        summary = {"type": "done", "metrics": driver.metrics.to_dict(), "result": stage.result()}
-        if control is None:  # started by hand: the summary goes to stdout
-            print(json.dumps({"stage": plan.name, **summary}), flush=True)
-        report.send(summary)
-        clean = True
-        return 0
+        host = _StageHost(graph, plan, ctx)
+        return host.run()
     except _Interrupted:
         return 130
     except Exception as exc:  # report any stage failure to the supervisor, then exit non-zero
         log.exception("stage %s failed", plan.name)
-        _Control(control, plan.name).send({"type": "error", "message": f"{type(exc).__name__}: {exc}"})
+        if host is not None:
+            host.control.send({"type": "error", "message": f"{type(exc).__name__}: {exc}"})
+        elif plan.control:
+            with ctx.socket(zmq.PUSH) as sock:
+                sock.setsockopt(zmq.LINGER, 2000)
+                sock.connect(plan.control)
+                _Control(sock, plan.name).send({"type": "error", "message": f"{type(exc).__name__}: {exc}"})
         return 1
     finally:
-        for push in pushes.values():
-            if not clean:
-                push.setsockopt(zmq.LINGER, 0)
-            push.close()
-        for sock in (pull, tap, control):
-            if sock is not None:
-                sock.close()
+        if host is not None:
+            host.close()
         ctx.term()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _send_control(control: zmq.Socket | None, message: dict) -> None:
@@ -150,79 +125,389 @@ class _Control:
         _send_control(self.socket, {"stage": self.stage, **message})
 
 
-def _send(chunk: Any, pushes: dict[str, zmq.Socket], tap: zmq.Socket | None) -> None:
-    frames = encode(chunk)
-    for push in pushes.values():
-        push.send_multipart(frames, copy=False)
-    if tap is not None:
+@dataclass
+class _Link:
+    """One producer -> consumer link, as the producer sees it."""
+
+    consumer: str
+    push: zmq.Socket
+    lossy: bool = False
+    retain: bool = False        # keep sent chunks until the consumer's checkpoint covers them
+    queue: deque = field(default_factory=deque)    # frames waiting for the socket
+    kept: deque = field(default_factory=deque)     # (seq, frames) the consumer may ask for again
+    received: int = -1          # highest seq the consumer has taken (acknowledged)
+    committed: int = -1         # highest seq covered by the consumer's checkpoint
+    done: bool = False          # the consumer has finished
+    dropped: int = 0            # chunks dropped on a full lossy link
+
+
+class _StageHost:
+    """A stage process: its sockets, the reliable-link protocol, heartbeats and checkpoints.
+
+    Lossless links: every chunk carries its producer's sequence number. The consumer takes
+    only the next expected seq (discarding duplicates and anything past a gap) and
+    acknowledges on the ack link: what it has taken, and what its last checkpoint covers.
+    A producer keeps what a restartable consumer has not checkpointed; a restarted consumer
+    asks each producer to resend from the seq its checkpoint ends at (0 without one), and
+    its outputs resume at its checkpoint's output seq, so its consumers drop the repeats.
+    A checkpoint is committed only once every consumer has acknowledged every output made
+    before it, so nothing a restart does not regenerate can have been lost in flight.
+    """
+
+    def __init__(self, graph: Graph, plan: StagePlan, ctx: zmq.Context) -> None:
+        self.sockets: list[zmq.Socket] = []
+        self.zap: ZapHandler | None = None
+        self.clean = False
+        self.links: list[_Link] = []
+        self.control: _Control | None = None
         try:
-            tap.send_multipart(frames, copy=False, flags=zmq.NOBLOCK)
+            self._setup(graph, plan, ctx)
+        except BaseException:
+            self.close()  # else the sockets made so far keep ctx.term() waiting forever
+            raise
+
+    def _setup(self, graph: Graph, plan: StagePlan, ctx: zmq.Context) -> None:
+        self.graph, self.plan, self.ctx = graph, plan, ctx
+        self.name = plan.name
+        self.node = node = graph.nodes[plan.name]
+        control = self._socket(zmq.PUSH, linger=2000)
+        if plan.control:
+            control.connect(plan.control)
+        self.control = _Control(control if plan.control else None, self.name)
+        self.reliable = plan.acks is not None
+        self.limits = WireLimits.from_options(node.options)
+        self.heartbeat_s = min(HEARTBEAT_S, float(node.options.get("heartbeat_timeout", HEARTBEAT_TIMEOUT_S)) / 4)
+        self.last_beat = 0.0
+        self.last_ack = 0.0
+        self.duplicates = 0
+        self.discarded = 0
+        self.expected: dict[str, int] = {}
+        self.stage: Any = None
+        self.driver: Any = None
+        curve = "curve_secret_key" in node.options
+        # input
+        self.pull = None
+        if node.inputs:
+            address = plan.addresses[self.name]
+            check_link(self.name, address, curve, plan.insecure, "bind")
+            self.pull = self._socket(zmq.PULL, linger=0)
+            self.pull.setsockopt(zmq.RCVHWM, int(node.options.get("hwm", DEFAULT_HWM)))
+            self.pull.setsockopt(zmq.MAXMSGSIZE, self.limits.max_frame_bytes)
+            if curve:
+                allowed = set()
+                for producer in node.inputs:
+                    key = graph.nodes[producer].options.get("curve_public_key")
+                    if key is None:
+                        raise ConfigError(f"stage {self.name!r} uses CURVE but its input {producer!r} has no "
+                                          f"curve_public_key")
+                    allowed.add(load_public_key(key))
+                curve_server(self.pull, node.options["curve_secret_key"])
+                self.zap = ZapHandler(ctx, allowed, self.name, watch=[self.pull])
+            self.pull.bind(address)
+        # outputs
+        for consumer in graph.consumers(self.name):
+            cnode = graph.nodes[consumer]
+            push = self._socket(zmq.PUSH, linger=-1)  # lossless: deliver everything before exiting
+            push.setsockopt(zmq.SNDHWM, int(cnode.options.get("hwm", DEFAULT_HWM)))
+            address = plan.addresses[consumer]
+            server_key = cnode.options.get("curve_public_key")
+            check_link(self.name, address, server_key is not None, plan.insecure, "connect to")
+            if server_key is not None:
+                if "curve_secret_key" not in node.options:
+                    raise ConfigError(f"stage {self.name!r} feeds {consumer!r}, which uses CURVE, but has no "
+                                      f"curve_secret_key of its own")
+                curve_client(push, node.options["curve_secret_key"], server_key)
+            push.connect(address)
+            self.links.append(_Link(consumer, push, lossy=bool(cnode.options.get("lossy")),
+                                    retain=self.reliable and bool(cnode.options.get("restart"))))
+        self.tap = None
+        if node.options.get("tap"):
+            check_link(self.name, node.options["tap"], False, plan.insecure, "bind")
+            self.tap = self._socket(zmq.PUB, linger=0)
+            self.tap.setsockopt(zmq.SNDHWM, 64)
+            self.tap.bind(node.options["tap"])
+        # acknowledgements: ours come in on our ack address, we send ours to our producers
+        self.ack_in = None
+        self.ack_out: dict[str, zmq.Socket] = {}
+        if self.reliable:
+            if self.links:
+                self.ack_in = self._socket(zmq.PULL, linger=0)
+                self.ack_in.bind(plan.acks[self.name])
+            for producer in node.inputs:
+                sock = self._socket(zmq.PUSH, linger=1000)
+                sock.connect(plan.acks[producer])
+                self.ack_out[producer] = sock
+        self.checkpoint_dir = (Path(plan.checkpoints) / self.name
+                               if plan.checkpoints and node.options.get("restart") else None)
+        self.checkpoint_s = float(node.options.get("checkpoint_s", 1.0))
+        self.pending: tuple[int, dict, dict] | None = None  # (outputs before it, state, runner state)
+        self.last_checkpoint = time.monotonic()
+        self.generation = 0
+        self.committed_in: dict[str, int] = {p: -1 for p in node.inputs}
+
+    def _socket(self, kind: int, linger: int) -> zmq.Socket:
+        sock = self.ctx.socket(kind)
+        sock.setsockopt(zmq.LINGER, linger)
+        self.sockets.append(sock)
+        return sock
+
+    # ---------------------------------------------------------------- main
+
+    def run(self) -> int:
+        self.control.send({"type": "ready", "pid": os.getpid()})
+        self.stage = self.node.build()
+        if not self.node.inputs:
+            self.driver = SourceDriver(self.name, self.stage, float(self.node.options.get("speed", 0.0)))
+            self._beat(grace_s=STARTUP_GRACE_S)
+            for chunk in self.driver.chunks():
+                self._send(chunk)
+                self._service()
+        else:
+            self.driver = StageDriver(self.name, self.stage, self.node.inputs)
+            self._restore()
+            self._pump()
+        self._linger()
+        if isinstance(self.stage, Sink):
+            self.stage.close()
+        summary = {"type": "done", "metrics": self._metrics(), "result": self.stage.result()}
+        if self.plan.control is None:  # started by hand: the summary goes to stdout
+            print(json.dumps({"stage": self.name, **summary}), flush=True)
+        self.control.send(summary)
+        self.clean = True
+        return 0
+
+    def _metrics(self) -> dict:
+        out = self.driver.metrics.to_dict() if self.driver is not None else {}
+        if self.duplicates or self.discarded:
+            out.update(duplicates=self.duplicates, discarded_awaiting_replay=self.discarded)
+        dropped = sum(link.dropped for link in self.links)
+        if dropped:
+            out["dropped_out"] = dropped
+        if self.zap is not None:
+            out.update(self.zap.to_dict())
+        return out
+
+    def _restore(self) -> None:
+        expected = {p: 0 for p in self.node.inputs}
+        if self.checkpoint_dir is not None and supports_checkpoints(self.stage):
+            loaded = load_checkpoint(self.checkpoint_dir)
+            if loaded is not None:
+                state, runner = loaded
+                self.stage.load_state_dict(state)
+                self.driver.restore(runner)
+                self.generation = int(runner.get("generation", 0))
+                expected.update(self.driver.next_in)
+                self.committed_in = {p: n - 1 for p, n in expected.items()}
+                log.warning("stage %s: restored checkpoint %d (outputs from seq %d, inputs from %s)",
+                            self.name, self.generation, runner["seq"], expected)
+        self.expected = expected
+        for producer, sock in self.ack_out.items():
+            self._ack_send(sock, {"resume": expected[producer]})
+
+    def _pump(self) -> None:
+        poller = zmq.Poller()
+        poller.register(self.pull, zmq.POLLIN)
+        warm = False
+        while not self.driver.done:
+            self._service()
+            if not poller.poll(int(self.heartbeat_s * 1000)):
+                continue
+            frames = self.pull.recv_multipart(copy=False)
+            metrics = self.driver.metrics
+            try:
+                chunk, sent_ns = decode(frames, self.limits)
+                if chunk.stream not in self.driver.merger.inputs:
+                    raise WireError(f"message from stream {chunk.stream!r}, not an input of {self.name!r}")
+            except WireError as exc:
+                metrics.malformed += 1
+                log.warning("stage %s: dropped malformed message (%d so far): %s", self.name, metrics.malformed, exc)
+                continue
+            want = self.expected.get(chunk.stream, 0)
+            if chunk.seq < want:
+                self.duplicates += 1  # a resend after a restart: already taken
+                continue
+            if chunk.seq > want:
+                if self.reliable and not self.graph.nodes[self.name].options.get("lossy"):
+                    self.discarded += 1  # past a gap: the restarted producer resends from `want`
+                    continue
+                metrics.drops += chunk.seq - want
+            metrics.add_latency((time.time_ns() - sent_ns) / 1e6)
+            self.expected[chunk.stream] = chunk.seq + 1
+            if not warm:
+                self._beat(grace_s=STARTUP_GRACE_S)  # the first chunk may compile kernels
+            try:
+                outputs = self.driver.feed(chunk.stream, chunk)
+            except ChunkError as exc:
+                metrics.malformed += 1
+                log.warning("stage %s: rejected chunk from %s: %s", self.name, chunk.stream, exc)
+                continue
+            if not warm:
+                warm = True
+                self._beat()
+            for out in outputs:
+                self._send(out)
+            self._maybe_checkpoint()
+        self._acknowledge(final=True)
+
+    def _linger(self) -> None:
+        """Stay to resend for restartable consumers until each of them has finished."""
+        while any(link.retain and not link.done for link in self.links):
+            self._service()
+            self._flush(wait=True, timeout_s=self.heartbeat_s)
+
+    # ---------------------------------------------------------------- sending
+
+    def _send(self, chunk: Any) -> None:
+        frames = encode(chunk)
+        for link in self.links:
+            if link.retain:
+                link.kept.append((chunk.seq, frames))
+            if link.lossy:
+                try:
+                    link.push.send_multipart(frames, copy=False, flags=zmq.NOBLOCK)
+                except zmq.Again:
+                    link.dropped += 1
+            else:
+                link.queue.append(frames)
+        if self.tap is not None:
+            try:
+                self.tap.send_multipart(frames, copy=False, flags=zmq.NOBLOCK)
+            except zmq.Again:
+                pass
+        self._flush(wait=True)
+
+    def _flush(self, wait: bool, timeout_s: float | None = None) -> None:
+        """Hand queued frames to the sockets; with `wait`, until every queue is empty."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            for link in self.links:
+                while link.queue:
+                    try:
+                        link.push.send_multipart(link.queue[0], copy=False, flags=zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    link.queue.popleft()
+            blocked = [link for link in self.links if link.queue]
+            if not blocked or not wait or (deadline is not None and time.monotonic() > deadline):
+                return
+            self._service()
+            poller = zmq.Poller()
+            for link in blocked:
+                poller.register(link.push, zmq.POLLOUT)
+            if self.ack_in is not None:
+                poller.register(self.ack_in, zmq.POLLIN)
+            poller.poll(int(self.heartbeat_s * 1000))
+
+    # ---------------------------------------------------------------- housekeeping
+
+    def _beat(self, grace_s: float | None = None) -> None:
+        message: dict[str, Any] = {"type": "heartbeat"}
+        if self.driver is not None:
+            message["metrics"] = self._metrics()
+        if grace_s is not None:
+            message["grace_s"] = grace_s
+        self.control.send(message)
+        self.last_beat = time.monotonic()
+
+    def _service(self) -> None:
+        now = time.monotonic()
+        if now - self.last_beat > self.heartbeat_s:
+            self._beat()
+        if self.ack_in is not None:
+            while True:
+                try:
+                    message = json.loads(self.ack_in.recv(zmq.NOBLOCK))
+                except zmq.Again:
+                    break
+                except ValueError:
+                    continue
+                self._on_ack(message)
+        if self.ack_out and now - self.last_ack > ACK_S:
+            self._acknowledge()
+        self._commit()
+
+    def _on_ack(self, message: dict) -> None:
+        link = next((link for link in self.links if link.consumer == message.get("consumer")), None)
+        if link is None:
+            return
+        if "resume" in message:  # a restarted consumer: resend what it has not checkpointed
+            start = int(message["resume"])
+            link.queue.clear()
+            link.queue.extend(frames for seq, frames in link.kept if seq >= start)
+            link.received = start - 1
+            log.warning("stage %s: %s restarted, resending from seq %d (%d chunks)", self.name,
+                        link.consumer, start, len(link.queue))
+            return
+        link.received = max(link.received, int(message.get("received", -1)))
+        link.committed = max(link.committed, int(message.get("committed", -1)))
+        link.done = link.done or bool(message.get("done"))
+        while link.kept and link.kept[0][0] <= link.committed:
+            link.kept.popleft()
+
+    def _ack_send(self, sock: zmq.Socket, body: dict) -> None:
+        try:
+            sock.send(json.dumps({"consumer": self.name, **body}).encode(), zmq.NOBLOCK)
         except zmq.Again:
             pass
 
+    def _acknowledge(self, final: bool = False) -> None:
+        self.last_ack = time.monotonic()
+        for producer, sock in self.ack_out.items():
+            received = self.expected.get(producer, 0) - 1
+            body = {"received": received, "committed": received if final else self.committed_in[producer]}
+            if final:
+                body["done"] = True
+            self._ack_send(sock, body)
 
-def _pump_source(driver: SourceDriver, pushes: dict, tap: Any, control: Any) -> None:
-    last_beat = time.monotonic()
-    for chunk in driver.chunks():
-        _send(chunk, pushes, tap)
-        if time.monotonic() - last_beat > HEARTBEAT_S:
-            control.send({"type": "heartbeat", "metrics": driver.metrics.to_dict()})
-            last_beat = time.monotonic()
+    def _maybe_checkpoint(self) -> None:
+        if (self.checkpoint_dir is None or self.pending is not None or self.driver.done
+                or time.monotonic() - self.last_checkpoint < self.checkpoint_s
+                or not supports_checkpoints(self.stage)):
+            return
+        self.generation += 1
+        runner = {**self.driver.runner_state(), "generation": self.generation}
+        state = self.stage.state_dict()
+        state = {k: v.copy() if isinstance(v, np.ndarray) else json.loads(json.dumps(v)) for k, v in state.items()}
+        self.pending = (runner["seq"], state, runner)
+        self.last_checkpoint = time.monotonic()
 
+    def _commit(self) -> None:
+        if self.pending is None:
+            return
+        outputs_before, state, runner = self.pending
+        if any(link.received < outputs_before - 1 for link in self.links):
+            return  # an output made before the snapshot may still be in flight
+        save_checkpoint(self.checkpoint_dir, state, runner)
+        self.pending = None
+        self.committed_in = {p: n - 1 for p, n in runner["next_in"].items()}
 
-def _pump_stage(driver: StageDriver, pull: zmq.Socket, pushes: dict, tap: Any, control: Any) -> None:
-    expected_seq: dict[str, int] = {}
-    poller = zmq.Poller()
-    poller.register(pull, zmq.POLLIN)
-    last_beat = time.monotonic()
-    while not driver.done:
-        if time.monotonic() - last_beat > HEARTBEAT_S:
-            control.send({"type": "heartbeat", "metrics": driver.metrics.to_dict()})
-            last_beat = time.monotonic()
-        if not poller.poll(int(HEARTBEAT_S * 1000)):
-            continue
-        frames = pull.recv_multipart(copy=False)
-        try:
-            chunk, sent_ns = decode(frames)
-            if chunk.stream not in driver.merger.inputs:
-                raise WireError(f"message from stream {chunk.stream!r}, not an input of {driver.name!r}")
-        except WireError as exc:
-            driver.metrics.malformed += 1
-            log.warning("stage %s: dropped malformed message (%d so far): %s", driver.name,
-                        driver.metrics.malformed, exc)
-            continue
-        driver.metrics.add_latency((time.time_ns() - sent_ns) / 1e6)
-        gap = chunk.seq - expected_seq.get(chunk.stream, 0)
-        if gap < 0:
-            driver.metrics.malformed += 1
-            log.warning("stage %s: dropped out-of-order chunk seq %d from %s", driver.name, chunk.seq, chunk.stream)
-            continue
-        driver.metrics.drops += gap
-        expected_seq[chunk.stream] = chunk.seq + 1
-        try:
-            outputs = driver.feed(chunk.stream, chunk)
-        except ChunkError as exc:
-            driver.metrics.malformed += 1
-            log.warning("stage %s: rejected chunk from %s: %s", driver.name, chunk.stream, exc)
-            continue
-        for out in outputs:
-            _send(out, pushes, tap)
+    def close(self) -> None:
+        if self.zap is not None:
+            self.zap.close()
+        for sock in self.sockets:
+            # only a clean finish waits to deliver what is queued (lossless links linger)
+            keep = self.clean or (self.control is not None and sock is self.control.socket)
+            sock.close(linger=None if keep else 0)
 
 
 def run_distributed(graph: Graph, graph_path: str | Path, *, poll_s: float = 0.1,
-                    echo: bool = True) -> RunResult:
+                    echo: bool = True, insecure: bool = False) -> RunResult:
     """Start one process per stage, supervise them, and return the collected results.
 
-    Raises StageFailed naming the stage if one dies or reports an error; Ctrl-C stops all
-    stages and re-raises KeyboardInterrupt.
+    A stage that dies, or sends no heartbeat for its `heartbeat_timeout` (2 s by default),
+    is restarted if its node says `restart = true` (resuming from its last checkpoint where
+    the stage supports one); otherwise the run stops and StageFailed names the stage and
+    why. Ctrl-C stops all stages and re-raises KeyboardInterrupt.
     """
     t_begin = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="spikestream-") as tmp:
         run_dir = Path(tmp)
         addresses = default_addresses(graph)
+        acks = {name: f"tcp://127.0.0.1:{_free_port()}" for name in graph.nodes if graph.consumers(name)}
         control_address = f"ipc://{run_dir}/control.sock"
         plan_path = run_dir / "plan.json"
-        plan_path.write_text(json.dumps({"addresses": addresses, "control": control_address}))
+        plan_path.write_text(json.dumps({"addresses": addresses, "control": control_address, "acks": acks,
+                                         "checkpoints": str(run_dir / "checkpoints"), "insecure": insecure}))
         ctx = zmq.Context()
         control = ctx.socket(zmq.PULL)
         control.setsockopt(zmq.LINGER, 0)
@@ -237,7 +522,8 @@ def run_distributed(graph: Graph, graph_path: str | Path, *, poll_s: float = 0.1
             _await_ready(control, procs, consumers)
             for name in graph.sources:
                 procs[name] = _spawn(name, graph_path, plan_path, echo)
-            return _supervise(graph, procs, control, poll_s, t_begin)
+            spawn = lambda name: _spawn(name, graph_path, plan_path, echo)  # noqa: E731
+            return _Supervisor(graph, procs, control, spawn, echo).run(poll_s, t_begin)
         finally:
             _stop_all(procs)
             control.close()
@@ -272,47 +558,84 @@ def _await_ready(control: zmq.Socket, procs: dict[str, subprocess.Popen], names:
             raise StageFailed(f"stage(s) {sorted(waiting)} did not start within {timeout_s:.0f} s")
 
 
-def _supervise(graph: Graph, procs: dict, control: zmq.Socket, poll_s: float, t_begin: float) -> RunResult:
-    result = RunResult(pipeline=graph.name, mode="distributed", wall_s=0.0)
-    done: set[str] = set()
-    errors: dict[str, str] = {}
-    poller = zmq.Poller()
-    poller.register(control, zmq.POLLIN)
-    while len(done) < len(procs):
-        poller.poll(int(poll_s * 1000))
-        _drain(control, done, errors, result)
-        for name, proc in procs.items():
-            code = proc.poll()
-            if code is None or name in done:
-                continue
-            _drain(control, done, errors, result)  # a clean exit may have just sent "done"
-            if name in done and code == 0:
-                continue
-            why = errors.get(name) or (f"killed by signal {signal.Signals(-code).name}" if code < 0
-                                       else f"exited with code {code}")
-            raise StageFailed(f"stage {name!r} died: {why}")
-    for proc in procs.values():
-        proc.wait(timeout=30)
-    result.wall_s = time.perf_counter() - t_begin
-    result.metrics = {name: result.metrics[name] for name in graph.order if name in result.metrics}
-    result.results = {name: result.results[name] for name in graph.order if name in result.results}
-    return result
+class _Supervisor:
+    """Watches the stage processes: results, heartbeats, deaths, hangs and restarts."""
 
+    def __init__(self, graph: Graph, procs: dict, control: zmq.Socket, spawn: Any, echo: bool) -> None:
+        self.graph, self.procs, self.control, self.spawn, self.echo = graph, procs, control, spawn, echo
+        self.result = RunResult(pipeline=graph.name, mode="distributed", wall_s=0.0)
+        self.done: set[str] = set()
+        self.errors: dict[str, str] = {}
+        self.restarts: dict[str, int] = {}
+        now = time.monotonic()
+        self.deadline = {name: now + STARTUP_GRACE_S for name in procs}
 
-def _drain(control: zmq.Socket, done: set, errors: dict, result: RunResult) -> None:
-    while True:
-        try:
-            message = json.loads(control.recv(zmq.NOBLOCK))
-        except zmq.Again:
-            return
-        name, kind = message.get("stage"), message.get("type")
-        if kind == "done":
-            done.add(name)
-            result.metrics[name] = message.get("metrics", {})
-            if message.get("result"):
-                result.results[name] = message["result"]
-        elif kind == "error":
-            errors[name] = message.get("message", "error")
+    def run(self, poll_s: float, t_begin: float) -> RunResult:
+        poller = zmq.Poller()
+        poller.register(self.control, zmq.POLLIN)
+        while len(self.done) < len(self.graph.nodes):
+            poller.poll(int(poll_s * 1000))
+            self._drain()
+            for name, proc in list(self.procs.items()):
+                if name in self.done:
+                    continue
+                code = proc.poll()
+                if code is not None:
+                    self._drain()  # a clean exit may have just sent "done"
+                    if name in self.done and code == 0:
+                        continue
+                    why = self.errors.pop(name, None) or (
+                        f"killed by signal {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}")
+                    self._failed(name, f"died: {why}")
+                elif time.monotonic() > self.deadline[name]:
+                    limit = float(self.graph.nodes[name].options.get("heartbeat_timeout", HEARTBEAT_TIMEOUT_S))
+                    proc.kill()
+                    proc.wait()
+                    self._failed(name, f"hung: no heartbeat for {limit:g} s (killed it)")
+        for proc in self.procs.values():
+            proc.wait(timeout=30)
+        result = self.result
+        for name, count in self.restarts.items():
+            result.metrics.setdefault(name, {})["restarts"] = count
+        result.wall_s = time.perf_counter() - t_begin
+        result.metrics = {name: result.metrics[name] for name in self.graph.order if name in result.metrics}
+        result.results = {name: result.results[name] for name in self.graph.order if name in result.results}
+        return result
+
+    def _failed(self, name: str, why: str) -> None:
+        options = self.graph.nodes[name].options
+        limit = int(options.get("max_restarts", DEFAULT_MAX_RESTARTS))
+        if not options.get("restart") or self.restarts.get(name, 0) >= limit:
+            extra = f" (after {self.restarts[name]} restarts)" if name in self.restarts else ""
+            raise StageFailed(f"stage {name!r} {why}{extra}")
+        self.restarts[name] = self.restarts.get(name, 0) + 1
+        message = f"stage {name!r} {why}; restarting it ({self.restarts[name]} of at most {limit})"
+        log.warning(message)
+        if self.echo:
+            print(message, file=sys.stderr, flush=True)
+        self.procs[name] = self.spawn(name)
+        self.deadline[name] = time.monotonic() + STARTUP_GRACE_S
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                message = json.loads(self.control.recv(zmq.NOBLOCK))
+            except zmq.Again:
+                return
+            name, kind = message.get("stage"), message.get("type")
+            if name not in self.graph.nodes:
+                continue
+            limit = float(self.graph.nodes[name].options.get("heartbeat_timeout", HEARTBEAT_TIMEOUT_S))
+            self.deadline[name] = time.monotonic() + max(limit, float(message.get("grace_s", 0.0)))
+            if kind == "ready":
+                self.deadline[name] = time.monotonic() + STARTUP_GRACE_S  # building the stage
+            elif kind == "done":
+                self.done.add(name)
+                self.result.metrics[name] = message.get("metrics", {})
+                if message.get("result"):
+                    self.result.results[name] = message["result"]
+            elif kind == "error":
+                self.errors[name] = message.get("message", "error")
 
 
 def _stop_all(procs: dict[str, subprocess.Popen]) -> None:

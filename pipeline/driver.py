@@ -66,6 +66,16 @@ class StageDriver:
         self._seq = 0
         self._t_end = 0
         self.done = False
+        self.next_in: dict[str, int] = {name: 0 for name in inputs}  # next input seq not yet consumed
+
+    def runner_state(self) -> dict:
+        """What a checkpoint needs besides the stage's own state (JSON)."""
+        return {"seq": self._seq, "t_end": self._t_end, "next_in": dict(self.next_in)}
+
+    def restore(self, state: dict) -> None:
+        """Continue after a checkpoint: the next output seq and the next input seq per input."""
+        self._seq, self._t_end = int(state["seq"]), int(state["t_end"])
+        self.next_in.update({k: int(v) for k, v in state["next_in"].items() if k in self.next_in})
 
     def feed(self, input_name: str, chunk: Chunk) -> list[Chunk]:
         """Take one chunk from an input; return outputs (ending with EndOfStream when done)."""
@@ -74,7 +84,12 @@ class StageDriver:
             self.metrics.items_in += chunk.n_items
             self.metrics.bytes_in += chunk.nbytes
         out: list[Chunk] = []
-        for ready in self.merger.push(input_name, chunk):
+        released = self.merger.push(input_name, chunk)
+        if isinstance(chunk, EndOfStream) and not self.merger._queues[input_name]:
+            self.next_in[input_name] = chunk.seq + 1
+        for ready in released:
+            if ready.stream in self.next_in:
+                self.next_in[ready.stream] = ready.seq + 1
             self.stage.check_input(ready)
             t0 = time.perf_counter()
             produced = self.stage.process(ready)

@@ -44,6 +44,13 @@ NODE_OPTIONS = {
     "restart": "restart the stage if its process dies (distributed runs)",
     "curve_public_key": "CURVE public key file of this stage (links off loopback)",
     "curve_secret_key": "CURVE secret key file of this stage",
+    "heartbeat_timeout": "seconds without a heartbeat after which the stage counts as hung (default 2)",
+    "max_restarts": "how many times a stage with restart = true may be restarted (default 5)",
+    "checkpoint_s": "seconds between checkpoints of a restartable stage that supports them (default 1)",
+    "lossy": "this stage's input link drops chunks when full instead of slowing its producers",
+    "max_message_bytes": "largest message accepted on this stage's input link",
+    "max_array_bytes": "largest array accepted on this stage's input link",
+    "max_meta_bytes": "largest chunk metadata (JSON) accepted on this stage's input link",
 }
 
 

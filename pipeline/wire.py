@@ -46,6 +46,22 @@ class WireLimits:
     max_message_bytes: int = 1024 * 1024 * 1024
 
 
+    @classmethod
+    def from_options(cls, options: dict) -> WireLimits:
+        """Limits of a stage's input link from its node options (max_message_bytes, ...)."""
+        fields = {k: options[k] for k in ("max_header_bytes", "max_meta_bytes", "max_array_bytes",
+                                            "max_message_bytes") if k in options}
+        for key, value in fields.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise WireError(f"link limit {key} must be a positive integer, got {value!r}")
+        return cls(**fields)
+
+    @property
+    def max_frame_bytes(self) -> int:
+        """What a receiving socket may accept per frame (ZMQ_MAXMSGSIZE), before allocation."""
+        return min(max(self.max_array_bytes, self.max_header_bytes), self.max_message_bytes)
+
+
 DEFAULT_LIMITS = WireLimits()
 
 
@@ -71,6 +87,11 @@ def decode(frames: list[Any], limits: WireLimits = DEFAULT_LIMITS) -> tuple[Chun
     """Parse and validate a message; returns (chunk, sent_ns). Raises WireError."""
     if not frames:
         raise WireError("empty message")
+    if len(frames) > 16:
+        raise WireError(f"message has {len(frames)} frames; no chunk kind has more than 15 arrays")
+    size = sum(memoryview(_buffer(f)).nbytes for f in frames)
+    if size > limits.max_message_bytes:
+        raise WireError(f"message is {size} bytes, limit {limits.max_message_bytes}")
     head = _bytes(frames[0])
     if len(head) > limits.max_header_bytes:
         raise WireError(f"header is {len(head)} bytes, limit {limits.max_header_bytes}")

@@ -18,6 +18,8 @@ HELP = "run a pipeline TOML in this process, or with every stage in its own proc
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("pipeline", help="pipeline TOML file")
     parser.add_argument("--distributed", action="store_true", help="one OS process per stage, linked by ZeroMQ")
+    parser.add_argument("--insecure", action="store_true",
+                        help="with --distributed: allow plain-text links off loopback (no CURVE keys)")
     parser.add_argument("--set", action="append", default=[], metavar="STAGE.KEY=VALUE",
                         help="override a stage parameter (value parsed as TOML/JSON, else a string)")
     parser.add_argument("--json", action="store_true", help="print the run's results and metrics as one JSON object")
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if args.distributed and overrides:
         raise ConfigError("--set is not supported with --distributed: every process re-reads the TOML file")
     try:
-        result = run_distributed(graph, args.pipeline) if args.distributed else run_inprocess(graph)
+        result = run_distributed(graph, args.pipeline, insecure=args.insecure) if args.distributed else run_inprocess(graph)
     except StageFailed as exc:
         print(f"spikestream run: {exc}", file=sys.stderr)
         return 1

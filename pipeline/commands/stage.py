@@ -22,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="stage name in the TOML")
     parser.add_argument("pipeline", help="pipeline TOML file")
     parser.add_argument("--plan", help=argparse.SUPPRESS)  # written by the supervisor
+    parser.add_argument("--insecure", action="store_true",
+                        help="allow plain-text (no CURVE) links to and from non-loopback addresses")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,13 +34,14 @@ def run(args: argparse.Namespace) -> int:
     if args.plan:
         with open(args.plan) as f:
             plan = json.load(f)
-        stage_plan = StagePlan(args.name, plan["addresses"], plan["control"])
+        stage_plan = StagePlan(args.name, plan["addresses"], plan["control"], acks=plan.get("acks"),
+                               checkpoints=plan.get("checkpoints"), insecure=bool(plan.get("insecure")))
     else:
         needed = [n for n in [args.name, *graph.consumers(args.name)] if graph.nodes[n].inputs]
         missing = [n for n in needed if "address" not in graph.nodes[n].options]
         if missing:
             raise ConfigError(f"{args.pipeline}: stage(s) {missing} need an 'address' to run stage {args.name!r} alone")
-        stage_plan = StagePlan(args.name, default_addresses(graph))
+        stage_plan = StagePlan(args.name, default_addresses(graph), insecure=args.insecure)
     return run_stage_process(graph, stage_plan)
 
 

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ import numpy as np
 import zmq
 
 from pipeline.checkpoint import load_checkpoint, save_checkpoint, supports_checkpoints
+from pipeline.chunks import EndOfStream
 from pipeline.driver import SourceDriver, StageDriver
 from pipeline.errors import ChunkError, ConfigError, StageFailed, WireError
 from pipeline.graph import Graph
@@ -362,7 +364,7 @@ class _StageHost:
         for link in self.links:
             if link.retain:
                 link.kept.append((chunk.seq, frames))
-            if link.lossy:
+            if link.lossy and not isinstance(chunk, EndOfStream):  # the end marker is never dropped
                 try:
                     link.push.send_multipart(frames, copy=False, flags=zmq.NOBLOCK)
                 except zmq.Again:
@@ -401,7 +403,7 @@ class _StageHost:
     # ---------------------------------------------------------------- housekeeping
 
     def _beat(self, grace_s: float | None = None) -> None:
-        message: dict[str, Any] = {"type": "heartbeat"}
+        message: dict[str, Any] = {"type": "heartbeat", "rss_bytes": _rss_bytes()}
         if self.driver is not None:
             message["metrics"] = self._metrics()
         if grace_s is not None:
@@ -434,9 +436,11 @@ class _StageHost:
             start = int(message["resume"])
             link.queue.clear()
             link.queue.extend(frames for seq, frames in link.kept if seq >= start)
+            restarted = link.received >= 0 or start > 0  # not the consumer's first hello
             link.received = start - 1
-            log.warning("stage %s: %s restarted, resending from seq %d (%d chunks)", self.name,
-                        link.consumer, start, len(link.queue))
+            if restarted:
+                log.warning("stage %s: %s restarted, resending from seq %d (%d chunks)", self.name,
+                            link.consumer, start, len(link.queue))
             return
         link.received = max(link.received, int(message.get("received", -1)))
         link.committed = max(link.committed, int(message.get("committed", -1)))
@@ -490,14 +494,25 @@ class _StageHost:
             sock.close(linger=None if keep else 0)
 
 
+def _rss_bytes() -> int:
+    """Resident memory of this process now (Linux /proc; 0 where unavailable)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def run_distributed(graph: Graph, graph_path: str | Path, *, poll_s: float = 0.1,
-                    echo: bool = True, insecure: bool = False) -> RunResult:
+                    echo: bool = True, insecure: bool = False,
+                    on_heartbeat: Callable[[str, dict], None] | None = None) -> RunResult:
     """Start one process per stage, supervise them, and return the collected results.
 
     A stage that dies, or sends no heartbeat for its `heartbeat_timeout` (2 s by default),
     is restarted if its node says `restart = true` (resuming from its last checkpoint where
     the stage supports one); otherwise the run stops and StageFailed names the stage and
-    why. Ctrl-C stops all stages and re-raises KeyboardInterrupt.
+    why. Ctrl-C stops all stages and re-raises KeyboardInterrupt. `on_heartbeat(stage, message)`
+    sees every heartbeat (metrics, rss_bytes), e.g. for a soak run's figures.
     """
     t_begin = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="spikestream-") as tmp:
@@ -523,7 +538,7 @@ def run_distributed(graph: Graph, graph_path: str | Path, *, poll_s: float = 0.1
             for name in graph.sources:
                 procs[name] = _spawn(name, graph_path, plan_path, echo)
             spawn = lambda name: _spawn(name, graph_path, plan_path, echo)  # noqa: E731
-            return _Supervisor(graph, procs, control, spawn, echo).run(poll_s, t_begin)
+            return _Supervisor(graph, procs, control, spawn, echo, on_heartbeat).run(poll_s, t_begin)
         finally:
             _stop_all(procs)
             control.close()
@@ -561,8 +576,10 @@ def _await_ready(control: zmq.Socket, procs: dict[str, subprocess.Popen], names:
 class _Supervisor:
     """Watches the stage processes: results, heartbeats, deaths, hangs and restarts."""
 
-    def __init__(self, graph: Graph, procs: dict, control: zmq.Socket, spawn: Any, echo: bool) -> None:
+    def __init__(self, graph: Graph, procs: dict, control: zmq.Socket, spawn: Any, echo: bool,
+                 on_heartbeat: Callable[[str, dict], None] | None = None) -> None:
         self.graph, self.procs, self.control, self.spawn, self.echo = graph, procs, control, spawn, echo
+        self.on_heartbeat = on_heartbeat
         self.result = RunResult(pipeline=graph.name, mode="distributed", wall_s=0.0)
         self.done: set[str] = set()
         self.errors: dict[str, str] = {}
@@ -627,6 +644,8 @@ class _Supervisor:
                 continue
             limit = float(self.graph.nodes[name].options.get("heartbeat_timeout", HEARTBEAT_TIMEOUT_S))
             self.deadline[name] = time.monotonic() + max(limit, float(message.get("grace_s", 0.0)))
+            if kind == "heartbeat" and self.on_heartbeat is not None:
+                self.on_heartbeat(name, message)
             if kind == "ready":
                 self.deadline[name] = time.monotonic() + STARTUP_GRACE_S  # building the stage
             elif kind == "done":

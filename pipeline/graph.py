@@ -2,6 +2,7 @@
 
     [pipeline]
     name = "demo"
+    plugins = []         # optional: modules to import that register more stage types
 
     [stages.audio]
     type = "wav_source"
@@ -17,6 +18,7 @@ Keys other than the node options below are the stage's constructor parameters.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -124,6 +126,14 @@ def graph_from_dict(data: Mapping[str, Any], *, source: str = "<dict>",
     unknown_top = set(data) - {"pipeline", "stages"}
     if unknown_top:
         raise ConfigError(f"{source}: unknown top-level table(s) {sorted(unknown_top)}")
+    plugins = data.get("pipeline", {}).get("plugins", [])
+    if not isinstance(plugins, list) or not all(isinstance(m, str) for m in plugins):
+        raise ConfigError(f"{source}: pipeline.plugins must be a list of module names")
+    for module in plugins:  # modules that register stages outside the stage packages
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ConfigError(f"{source}: pipeline.plugins: cannot import {module!r}: {exc}") from exc
     nodes: dict[str, Node] = {}
     for name, table in stages.items():
         if not isinstance(table, Mapping):

@@ -97,8 +97,8 @@ def decode(frames: list[Any], limits: WireLimits = DEFAULT_LIMITS) -> tuple[Chun
         raise WireError(f"header is {len(head)} bytes, limit {limits.max_header_bytes}")
     try:
         header = json.loads(head)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WireError(f"header is not JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # bad UTF-8/JSON, a 5000-digit number, [[[[... nesting
+        raise WireError(f"header is not JSON: {type(exc).__name__}: {str(exc)[:120]}") from None
     if not isinstance(header, dict):
         raise WireError(f"header is a JSON {type(header).__name__}, not an object")
     if header.get("v") != WIRE_VERSION:
@@ -119,7 +119,11 @@ def decode(frames: list[Any], limits: WireLimits = DEFAULT_LIMITS) -> tuple[Chun
     meta = header.get("meta")
     if not isinstance(meta, dict):
         raise WireError("field 'meta' must be an object")
-    if len(json.dumps(meta)) > limits.max_meta_bytes:
+    try:
+        meta_bytes = len(json.dumps(meta).encode())
+    except (ValueError, RecursionError):
+        raise WireError("field 'meta' cannot be re-encoded as JSON") from None
+    if meta_bytes > limits.max_meta_bytes:
         raise WireError(f"field 'meta' exceeds {limits.max_meta_bytes} bytes")
     extra = header.get("extra")
     if not isinstance(extra, dict):

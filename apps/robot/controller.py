@@ -62,9 +62,9 @@ class CartPoleController:
     learning (plasticity and exploration on).
     """
 
-    def __init__(self, neurons: int = 10, dt_us: int = 1000, window_steps: int = 10, t_max_us: int = 6000,
+    def __init__(self, neurons: int = 10, dt_us: int = 250, window_steps: int = 40, t_max_us: int = 8000,
                  w_init: float = 1.0, w_std: float = 0.1, w_max: float = 4.0, inhibition: float = -20.0,
-                 learning_rate: float = 0.5, tau_eligibility_ms: float = 40.0, critic_rate: float = 0.2,
+                 learning_rate: float = 0.5, tau_eligibility_ms: float = 10.0, critic_rate: float = 0.2,
                  critic_lambda: float = 0.8, gamma: float = 0.95, noise_rate: float = 0.1,
                  noise_decay: float = 0.98, noise_weight: float = 20.0, seed: int = 0,
                  learning: bool = True) -> None:

@@ -24,6 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--loop", type=int, default=0, help="then run N steps against the plant process over ZeroMQ")
     parser.add_argument("--rate", type=int, default=1000, help="control rate of --loop, Hz")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="controller parameter of a new controller, e.g. critic_lambda=0 (repeatable)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -38,7 +40,19 @@ def run(args: argparse.Namespace) -> int:
     if args.load:
         ctl = CartPoleController.load(args.load, learning=args.learn)
     else:
-        ctl = CartPoleController(seed=args.seed, learning=True)
+        params: dict[str, float] = {}
+        for item in args.set:
+            key, _, value = item.partition("=")
+            try:
+                params[key.strip()] = float(value)
+            except ValueError:
+                print(f"spikestream robot: --set {item!r}: need KEY=NUMBER", file=sys.stderr)
+                return 2
+        try:
+            ctl = CartPoleController(**{"seed": args.seed, **params}, learning=True)
+        except TypeError as exc:
+            print(f"spikestream robot: --set: {exc}", file=sys.stderr)
+            return 2
     report = run_episodes(ctl, args.episodes, seed=args.seed, progress=not (args.quiet or args.json))
     report["learning"] = ctl.learning
     if args.save:

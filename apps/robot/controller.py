@@ -226,6 +226,7 @@ class CartPoleController:
     def save(self, path: str | Path) -> Path:
         """Write `path` (JSON) and its .net.npz network; JSON and npz only."""
         path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
         net_path = path.with_suffix(".net.npz")
         self.net.save(net_path)
         doc = {"kind": KIND, "params": self.params, "critic": self.critic.tolist(), "episodes": self.episodes,

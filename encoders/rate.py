@@ -94,6 +94,19 @@ class RateEncoder(SignalEncoder):
         super().reset()
         self._acc: np.ndarray | None = None
 
+    def state_dict(self) -> dict[str, Any]:
+        """Rate, channel count and integrate-and-fire accumulators (for checkpoints)."""
+        if not hasattr(self, "_rate"):
+            self.reset()
+        acc = self._acc if self._acc is not None else np.zeros(0, np.float64)
+        return {"rate": int(self._rate), "channels": int(self._channels), "acc": acc.copy()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.reset()
+        self._rate, self._channels = int(state["rate"]), int(state["channels"])
+        acc = np.array(state["acc"], dtype=np.float64)
+        self._acc = acc if acc.size else None
+
     def process(self, chunk: Chunk) -> list[Chunk]:
         if isinstance(chunk, FrameChunk):
             return self._process_frames(chunk)

@@ -94,6 +94,20 @@ curve_secret_key = "{keys['rec'][1]}"
     return toml
 
 
+def _wait_for_bind(port: int, proc: subprocess.Popen, timeout_s: float = 60.0) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()[1]
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"stage did not bind port {port} within {timeout_s:.0f} s")
+
+
 def test_wrong_and_missing_keys_are_refused(tmp_path, keys):
     port = _free_port()
     toml = _curve_toml(tmp_path, keys, port)
@@ -107,7 +121,7 @@ def test_wrong_and_missing_keys_are_refused(tmp_path, keys):
     good = SignalChunk(t_start=0, t_end=3000, samples=np.ones((3, 1), np.float32), geometry=geometry,
                        stream="mic", seq=0)
     with zmq.Context() as ctx:
-        time.sleep(1.0)  # let the stage bind
+        _wait_for_bind(port, stage)  # a cold start (imports, Numba cache) can take seconds
         wrong = ctx.socket(zmq.PUSH)
         wrong.curve_publickey, wrong.curve_secretkey = load_secret_key(keys["intruder"][1])
         wrong.curve_serverkey = server_key

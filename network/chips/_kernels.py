@@ -9,8 +9,11 @@ update, threshold, reset.
 Fixed-point modes (`mode`):
   0 Loihi: u = sgn(u*(D-du-ds)) (|u*(D-du-ds)| >> db) + in, wrapped to state bits;
            v = sgn(v*(D-dv)) (|v*(D-dv)| >> db) + u + bias, clipped; spike v > vth; v = 0
-  1 bit-shift (Xylo): u = sat(u - (u >> du) + in); v = sat(v - (v >> dv) + u + bias);
-           spike v >= vth; v -= vth
+  1 bit-shift (Xylo): y = sat(u + in); u = y - (y >> du); v = sat(v - (v >> dv) + u + bias),
+           where a positive state always loses at least 1 in the decay;
+           spike v >= vth; v -= vth. The synaptic current decays after this step's input is
+           added, as SynSense's xylosim.v2 (the simulator behind Rockpool's XyloSim) does;
+           tests/chips/test_xylosim.py checks it bit for bit
   2 TrueNorth: v = sat(v + in); leak v toward 0 by |bias|; spike v >= vth; v = 0
 """
 
@@ -24,6 +27,16 @@ def _decay_mult(x, keep, shift):
     if p >= 0:
         return p >> shift
     return -((-p) >> shift)
+
+
+@njit(cache=True)
+def _shift_decay(x, d):
+    """x - (x >> d), except that a positive x loses at least 1 (xylosim.v2 does this: a small
+    positive state whose shift is 0 still decays, so it cannot stay stuck above zero)."""
+    dec = x >> d
+    if dec == 0 and x > 0:
+        dec = 1
+    return x - dec
 
 
 @njit(cache=True)
@@ -56,8 +69,8 @@ def run_fixed(mode, k0, n_steps, first, du, dv, bias, vth, soft, refractory, ds_
                     uj += 2 * smax
                 u[j] = uj
             elif mode == 1:
-                uj = u[j] - (u[j] >> du[j]) + a
-                u[j] = min(max(uj, -smax), smax - 1)
+                uj = min(max(u[j] + a, -smax), smax - 1)
+                u[j] = _shift_decay(uj, du[j])
             else:
                 u[j] = a
             if refractory[j] > 0 and k - last[j] <= refractory[j]:
@@ -67,7 +80,7 @@ def run_fixed(mode, k0, n_steps, first, du, dv, bias, vth, soft, refractory, ds_
                 vj = min(max(vj, -smax + 1), smax - 1)
                 fire = vj > vth[j]
             elif mode == 1:
-                vj = v[j] - (v[j] >> dv[j]) + u[j] + bias[j]
+                vj = _shift_decay(v[j], dv[j]) + u[j] + bias[j]
                 vj = min(max(vj, -smax), smax - 1)
                 fire = vj >= vth[j]
             else:

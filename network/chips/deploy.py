@@ -62,7 +62,7 @@ class DeployedNetwork:
         mapping = self.mapping
         step_s = step_seconds(prof, self.q, mapping, spike_counts, active, counts.steps, self.model.dt_ms)
         seconds = step_s * counts.steps
-        parts = energy_breakdown(prof, counts, mapping.n_chips, seconds)
+        parts = energy_breakdown(prof, counts, mapping.n_chips, seconds, mapping.n_cores)
         dynamic = sum(v for k, v in parts.items() if k != "static")
         total = dynamic + parts["static"]
         refs = {}

@@ -5,7 +5,12 @@ for chips that price input, hidden and output synapses differently), neuron upda
 state or input non-zero; idle: otherwise), spike messages within a core, to other cores (with
 mesh hops) and between chips, and time steps. Latency per step is the chip's fixed step
 (model dt / speed-up) or, for asynchronous chips (Loihi), the busiest core's work plus the
-barrier synchronisation.
+barrier synchronisation plus the host-I/O (management) phase where the profile states one.
+
+Besides the per-operation terms, a profile may charge per step and per core for the barrier
+synchronisation (`barrier_core`, J) and, while a model runs, the power of the embedded
+management processors (`management_w`, W per chip, over the run's wall time). Both are
+dynamic energy: Blouw et al. 2019 count them in their Loihi "dynamic" figure.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ class Counts:
     spikes_routed: int        # messages to another core (inputs included)
     hops: int
     spikes_chip: int          # messages between chips
+    input_channels: int = 0   # input neurons (clocked chips scan every channel every step)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -55,7 +61,8 @@ def count_activity(q: QuantizedNetwork, m: Mapping, counts: np.ndarray, active: 
                   neuron_updates_idle=n_neurons * steps - act,
                   neuron_updates_output=(q.n - out_lo) * steps, spikes=int(c[first:].sum()),
                   input_spikes=int(c[:first].sum()), spikes_local=int(c @ m.msg_local),
-                  spikes_routed=int(c @ m.msg_routed), hops=int(c @ m.hops), spikes_chip=int(c @ m.msg_chip))
+                  spikes_routed=int(c @ m.msg_routed), hops=int(c @ m.hops), spikes_chip=int(c @ m.msg_chip),
+                  input_channels=first)
 
 
 def step_seconds(profile: ChipProfile, q: QuantizedNetwork, m: Mapping, counts: np.ndarray, active: np.ndarray,
@@ -70,17 +77,18 @@ def step_seconds(profile: ChipProfile, q: QuantizedNetwork, m: Mapping, counts: 
     core_idle = m.core_neurons * steps - core_active
     work = core_sops * profile.seconds("sop") + core_active * profile.seconds("neuron_update") \
         + core_idle * profile.seconds("neuron_update_idle")
-    return float(work.max(initial=0.0)) / max(steps, 1) + profile.seconds("barrier")
+    return float(work.max(initial=0.0)) / max(steps, 1) + profile.seconds("barrier") + profile.seconds("host_step")
 
 
-def energy_breakdown(profile: ChipProfile, c: Counts, chips: int, seconds: float) -> dict[str, float]:
-    """Joules per term (dynamic terms and static)."""
+def energy_breakdown(profile: ChipProfile, c: Counts, chips: int, seconds: float, cores: int = 0) -> dict[str, float]:
+    """Joules per term (dynamic terms and static) for `chips` chips and `cores` cores in use
+    over `seconds` of wall time."""
     e = profile.joules
     if "sop_input" in profile.energy:  # chips that price input, hidden and output synapses apart (Xylo)
         sop = (c.sops_input * e("sop_input") + c.sops_output * e("sop_output")
                + (c.sops - c.sops_input - c.sops_output) * e("sop"))
         upd = (c.neuron_updates + c.neuron_updates_idle - c.neuron_updates_output) * e("neuron_update") \
-            + c.neuron_updates_output * e("neuron_update_output")
+            + c.neuron_updates_output * e("neuron_update_output") + c.steps * c.input_channels * e("input_channel")
         idle = 0.0
     else:
         sop = c.sops * e("sop")
@@ -89,7 +97,8 @@ def energy_breakdown(profile: ChipProfile, c: Counts, chips: int, seconds: float
         idle = c.neuron_updates_idle * idle_price
     return {"synaptic_ops": sop, "neuron_updates": upd, "neuron_updates_idle": idle,
             "spikes_local": c.spikes_local * e("spike_local"), "spikes_routed": c.hops * e("spike_hop"),
-            "spikes_chip": c.spikes_chip * e("spike_chip"), "static": e("static_w") * chips * seconds}
+            "spikes_chip": c.spikes_chip * e("spike_chip"), "barrier_sync": c.steps * cores * e("barrier_core"),
+            "management": e("management_w") * chips * seconds, "static": e("static_w") * chips * seconds}
 
 
 def ann_reference(profile: ChipProfile, n_synapses: int, n_neurons: int, frames: int) -> dict[str, float]:

@@ -54,10 +54,11 @@ class ChipProfile:
     state_bits, decay_bits, threshold_bits, mode (one of the MODE_* names), `formats` holds
     mode-specific extras (act_shift, vth_shift, weights_per_neuron, mismatch).
     Energy (J per operation or W): `energy` keys sop, neuron_update, neuron_update_idle,
-    spike_local, spike_hop, spike_chip, static_w (per chip); timing (s per operation):
-    `timing` keys sop, neuron_update, neuron_update_idle, spike_hop, barrier, step (fixed step
-    duration for clocked chips; absent for asynchronous chips, whose step time is the busiest
-    core's work plus the barrier).
+    spike_local, spike_hop, spike_chip, barrier_core (per core per step), management_w and
+    static_w (per chip); timing (s per operation): `timing` keys sop, neuron_update,
+    neuron_update_idle, spike_hop, barrier, host_step, step (fixed step duration for clocked
+    chips; absent for asynchronous chips, whose step time is the busiest core's work plus the
+    barrier plus the host-I/O phase).
     """
 
     name: str

@@ -202,6 +202,12 @@ def _quantize_fixed(model, profile, w, post, cid, a_exc, a_m, bias, vth, common)
         if mode == MODE_TRUENORTH or no_leak:
             # no synaptic state: a spike delivers its whole charge sum_t gain * a_syn^t at once
             ws = ws / np.maximum(1.0 - a_exc[post[sel]], 1e-9)
+        if mode == MODE_BITSHIFT:
+            # Xylo decays the synaptic current after adding the step's input (xylosim.v2), so an
+            # arriving weight is seen as w * (1 - 2^-dash_syn): scale it up to keep the float
+            # model's charge (dash_syn >= 1, else the current would be cleared before use)
+            dsyn = np.maximum(_dash(a_exc[post[sel]], decay_bits), 1)
+            ws = ws / (1.0 - 2.0 ** -dsyn)
         wmax = float(np.abs(ws).max()) if ws.size else 1.0
         th = float(np.max(vth[lo:hi]))
         mixed = ws.size and ws.min() < 0 < ws.max()
@@ -252,7 +258,7 @@ def _quantize_fixed(model, profile, w, post, cid, a_exc, a_m, bias, vth, common)
                 du[lo:hi] = np.clip(np.round(unity * (1 - a_exc[lo:hi])) - ds_offset, 0, unity - ds_offset)
                 dv[lo:hi] = np.clip(np.round(unity * (1 - a_m[lo:hi])), 0, unity - 1)
         elif mode == MODE_BITSHIFT:
-            du[lo:hi] = _dash(a_exc[lo:hi], decay_bits)
+            du[lo:hi] = np.maximum(_dash(a_exc[lo:hi], decay_bits), 1)
             dv[lo:hi] = _dash(a_m[lo:hi], decay_bits)
         else:  # TrueNorth linear leak: the exponential leak's loss at half threshold, per tick
             qb[lo:hi] = -np.round((1 - a_m[lo:hi]) * qv[lo:hi] / 2).astype(np.int64)
@@ -260,7 +266,8 @@ def _quantize_fixed(model, profile, w, post, cid, a_exc, a_m, bias, vth, common)
         notes.append("TrueNorth: synaptic current folded into the weight, exponential leak replaced by a linear "
                      "leak of (1 - a_m) * threshold / 2 per tick, weights snapped to 4 levels per neuron")
     if mode == MODE_BITSHIFT:
-        notes.append("Xylo: decays rounded to bit shifts (a = 1 - 2^-dash); one spike per neuron per step")
+        notes.append("Xylo: decays rounded to bit shifts (a = 1 - 2^-dash, dash_syn >= 1), weights scaled by "
+                     "1 / (1 - 2^-dash_syn) for the decay applied in the arrival step; one spike per neuron per step")
     return QuantizedNetwork(mode=MODE_IDS[mode], weight=qw, du=du, dv=dv, bias=qb, vth=qv, ds_offset=ds_offset,
                             decay_shift=decay_bits, state_max=state_max, scale=scale, weight_exp=wexp, **common)
 

@@ -44,7 +44,7 @@ def reference_fixed(q, input_raster: np.ndarray) -> dict[str, np.ndarray]:
             un = np.where(un > smax, un - 2 * smax, un)
             un = np.where(un <= -smax, un + 2 * smax, un)
         elif q.mode == 1:
-            un = np.clip(u - np.right_shift(u, q.du) + a, -smax, smax - 1)
+            un = _shift_decay(np.clip(u + a, -smax, smax - 1), q.du)
         else:
             un = a
         u[hid] = un[hid]
@@ -54,7 +54,7 @@ def reference_fixed(q, input_raster: np.ndarray) -> dict[str, np.ndarray]:
             vn = np.clip(np.sign(p) * np.right_shift(np.abs(p), q.decay_shift) + u + q.bias, -smax + 1, smax - 1)
             fire = vn > q.vth
         elif q.mode == 1:
-            vn = np.clip(v - np.right_shift(v, q.dv) + u + q.bias, -smax, smax - 1)
+            vn = np.clip(_shift_decay(v, q.dv) + u + q.bias, -smax, smax - 1)
             fire = vn >= q.vth
         else:
             vn = np.clip(v + u, -smax, smax - 1)
@@ -72,3 +72,9 @@ def reference_fixed(q, input_raster: np.ndarray) -> dict[str, np.ndarray]:
         spikes[k, :first] = input_raster[k]
         tu[k], tv[k] = u, v
     return {"raster": spikes, "u": tu, "v": tv}
+
+
+def _shift_decay(x: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Xylo's bit-shift decay: x - (x >> d), a positive x losing at least 1."""
+    dec = np.right_shift(x, d)
+    return x - np.where((dec == 0) & (x > 0), 1, dec)

@@ -1,5 +1,5 @@
 """Counts on a hand-built network with known activity equal the analytical numbers exactly, and
-energy equals counts x per-op figures + static power x time."""
+energy equals counts x per-op figures + (management + static) power x time."""
 
 import dataclasses
 
@@ -61,10 +61,15 @@ def test_energy_is_counts_times_figures_plus_static():
     inf = d.infer(raster)
     rep = d.energy_report(inf.counts)
     c, e = inf.counts, prof.joules
+    cores, chips, seconds = 3, 2, 10 * 1e-3
     dynamic = (c.sops * e("sop") + c.neuron_updates * e("neuron_update") + c.neuron_updates_idle *
                e("neuron_update_idle") + c.spikes_local * e("spike_local") + c.hops * e("spike_hop") +
-               c.spikes_chip * e("spike_chip"))
-    static = e("static_w") * 2 * 10 * 1e-3
+               c.spikes_chip * e("spike_chip") + c.steps * cores * e("barrier_core") +
+               e("management_w") * chips * seconds)
+    static = e("static_w") * chips * seconds
+    assert e("barrier_core") > 0 and e("management_w") > 0  # both terms are exercised
+    assert rep["breakdown_j"]["barrier_sync"] == pytest.approx(10 * 3 * e("barrier_core"), rel=1e-12)
+    assert rep["breakdown_j"]["management"] == pytest.approx(e("management_w") * 2 * 10e-3, rel=1e-12)
     assert rep["dynamic_j"] == pytest.approx(dynamic, rel=1e-12)
     assert rep["static_j"] == pytest.approx(static, rel=1e-12)
     assert rep["energy_j"] == pytest.approx(dynamic + static, rel=1e-12)
@@ -73,7 +78,7 @@ def test_energy_is_counts_times_figures_plus_static():
     assert rep["reference"]["cpu"]["energy_j"] == pytest.approx(n_syn * (4.6e-12 + 50e-12) + 4 * 10e-12)
 
 
-def test_loihi_step_time_is_busiest_core_plus_barrier():
+def test_loihi_step_time_is_busiest_core_plus_barrier_plus_host_io():
     raster = np.zeros((10, 2), bool)
     raster[0, 0] = True
     p = get_profile("loihi")
@@ -82,4 +87,26 @@ def test_loihi_step_time_is_busiest_core_plus_barrier():
     rep = d.energy_report(inf.counts)
     # one core per population: hidden core gets 3 SOPs, 3 x 2 active updates, 3 x 10 - 6 idle
     hidden_work = 3 * 3.5e-9 + 6 * 8.4e-9 + 24 * 5.3e-9
-    assert rep["step_s"] == pytest.approx(hidden_work / 10 + 289e-9)
+    assert rep["step_s"] == pytest.approx(hidden_work / 10 + 289e-9 + 1 / (296 * 10))
+    assert rep["latency_s"] == pytest.approx(10 * rep["step_s"])
+
+
+def test_xylo_energy_is_cycles_times_figures():
+    """Xylo prices Rockpool's cycle model: per input/hidden/output synapse, per hidden and output
+    neuron and step, per hidden spike delivered, per input channel and step."""
+    rng = np.random.default_rng(0)
+    model = SpikingModel.from_layers([6, 10, 2], [rng.normal(0.5, 0.5, (6, 10)), rng.normal(0.5, 0.5, (10, 2))],
+                                     soft_reset=True)
+    d = deploy(model, "xylo")
+    raster = rng.random((40, 6)) < 0.4
+    inf = d.infer(raster)
+    rep = d.energy_report(inf.counts)
+    c, e = inf.counts, get_profile("xylo").joules
+    hidden_spikes = int(((inf.spike_neuron >= 6) & (inf.spike_neuron < 16)).sum())
+    assert hidden_spikes > 0 and c.spikes_local == hidden_spikes and c.input_channels == 6
+    hidden_sops = c.sops - c.sops_input - c.sops_output
+    dynamic = (c.sops_input * e("sop_input") + hidden_sops * e("sop") + c.sops_output * e("sop_output")
+               + 10 * 40 * e("neuron_update") + 2 * 40 * e("neuron_update_output") + 6 * 40 * e("input_channel")
+               + hidden_spikes * e("spike_local"))
+    assert rep["dynamic_j"] == pytest.approx(dynamic, rel=1e-12)
+    assert e("neuron_update") == pytest.approx(22 * 6.3e-12) and e("spike_local") == pytest.approx(4 * 6.3e-12)

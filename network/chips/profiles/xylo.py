@@ -11,6 +11,8 @@ ON = "open-neuromorphic.org, Xylo page (second hand)"
 # 8 KB SRAM 64-bit read 10 pJ -> 1.25 pJ per 8-bit weight, 16-bit state read + write 2 x 2.5 pJ,
 # 16-bit add ~0.05 pJ: ~6.3 pJ per cycle.
 E_CYCLE = 6.3e-12
+# Cross-check, not a fit: Bos & Muir's 291 uW dynamic power at Rockpool's default 50 MHz core
+# clock is 5.8 pJ per clock cycle, if every cycle does work.
 CYCLE_NOTE = ("no published energy per cycle; {n} master-clock cycles of " + CYCLES + " x 6.3 pJ/cycle, "
               "the Horowitz 2014 cost of one 8-bit weight read and one 16-bit state read-modify-write")
 
@@ -39,12 +41,22 @@ PROFILE = ChipProfile(
         "threshold_bits": Figure(16, "bits", ROCKPOOL),
     },
     energy={
+        # Rockpool's cycle model per network step (cycles_model, no aliases, Isyn2 off):
+        #   inputs: Nin * (p_in * Nien * 3.5 + 1)   hidden Isyn: Nhid * (fanout * 7 * p_hid + 3)
+        #   output Isyn: Nhid * p_hid * (1 + Nout * 8)   hidden spiking: Nhid * (19 + 3 * p_hid)
+        #   output spiking: 12 * Nout. We price the same cycles per event: per synapse of an
+        #   input spike (the model's Nien is every hidden neuron, i.e. a dense input row), per
+        #   hidden and output synapse, per hidden neuron and step (19 + 3), per hidden spike
+        #   (3 spiking + 1 output-Isyn), per output neuron and step, per input channel and step.
         "sop_input": est(3.5 * E_CYCLE, "J", CYCLE_NOTE.format(n="3.5 (input loop per input spike and target)")),
         "sop": est(7 * E_CYCLE, "J", CYCLE_NOTE.format(n="7 (hidden Isyn update per fan-out synapse)")),
         "sop_output": est(8 * E_CYCLE, "J", CYCLE_NOTE.format(n="8 (output Isyn update per synapse)")),
-        "neuron_update": est(19 * E_CYCLE, "J", CYCLE_NOTE.format(n="19 (fixed hidden neuron update)")),
+        "neuron_update": est(22 * E_CYCLE, "J", CYCLE_NOTE.format(
+            n="22 (19 fixed hidden-neuron spiking cycles + 3 fixed hidden Isyn cycles, per hidden neuron per step)")),
         "neuron_update_output": est(12 * E_CYCLE, "J", CYCLE_NOTE.format(n="12 (fixed output neuron update)")),
-        "spike_local": est(0.0, "J", "single core: spike delivery is inside the Isyn cycles"),
+        "input_channel": est(1 * E_CYCLE, "J", CYCLE_NOTE.format(n="1 (input loop per channel per step)")),
+        "spike_local": est(4 * E_CYCLE, "J", CYCLE_NOTE.format(
+            n="4 (3 hidden spike-generation cycles + 1 output-Isyn cycle, per hidden spike delivered)")),
         "spike_hop": est(0.0, "J", "single core"),
         "spike_chip": est(0.0, "J", "single chip"),
         "static_w": est(0.0, "W", "Bos & Muir 2024 report dynamic inference power only (291 uW); no idle "
@@ -52,7 +64,8 @@ PROFILE = ChipProfile(
     },
     timing={"speedup": Figure(1.0, "x real time", ROCKPOOL + ": clocked global dt (real time)"),
             "cycle": est(1 / 50e6, "s", "50 MHz master clock assumed (rockpool est_clock_freq uses cycles x 1.2 / dt)")},
-    neuron_model="CuBa LIF with bit-shift decays, subtractive reset (Isyn <- Isyn - Isyn>>dash_syn + w<<shift)",
+    neuron_model="CuBa LIF with bit-shift decays, subtractive reset (y = Isyn + w<<shift; Isyn <- y - y>>dash_syn; "
+                 "a positive state decays by at least 1, as xylosim.v2 does)",
     delays="none",
     learning="none",
     mesh_width=1,

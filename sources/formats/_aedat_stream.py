@@ -12,25 +12,7 @@ import numpy as np
 
 from pipeline.errors import FormatError
 from pipeline.events import EVENT_DTYPE, empty_events
-
-try:  # the interface module is written by the other format helper
-    from sources.formats.base import EventReader as _Base
-    from sources.formats.base import FileInfo
-except ImportError:  # pragma: no cover - only while base.py is not committed yet
-    from dataclasses import dataclass, field
-
-    _Base = object
-
-    @dataclass(frozen=True)
-    class FileInfo:  # type: ignore[no-redef]
-        path: str
-        format: str
-        width: int | None
-        height: int | None
-        event_count: int | None
-        t_first: int | None
-        t_last: int | None
-        extra: dict = field(default_factory=dict)
+from sources.formats.base import EventReader as _Base
 
 
 def format_error(path, offset: int, what: str, kind: str) -> FormatError:

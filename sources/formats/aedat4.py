@@ -20,7 +20,8 @@ import numpy as np
 
 from pipeline.errors import FormatError
 from pipeline.events import EVENT_DTYPE, as_events, empty_events
-from sources.formats._aedat_stream import BlockStreamReader, FileInfo, format_error
+from sources.formats._aedat_stream import BlockStreamReader, format_error
+from sources.formats.base import FileInfo
 
 MAGIC = b"#!AER-DAT4.0\r\n"
 _KIND = "AEDAT4"

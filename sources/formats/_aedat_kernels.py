@@ -112,3 +112,125 @@ def decode_aedat2(words, davis, width, height, wrap, last_raw, out, counts):
         out[n].p = p
         n += 1
     return OK, words.shape[0], n, wrap, last_raw
+
+
+# AEDAT 3.1 packet walker -------------------------------------------------------------
+# Status codes beyond the per-event ones above.
+BAD_PACKET_HEADER, PACKET_PAST_END = 4, 5
+
+# state slots of decode_aedat31_stream (kept by the reader between blocks)
+A31_LAST_T, A31_SOURCE, A31_REMAIN, A31_MODE, A31_OVERFLOW, A31_EVENT_SIZE, A31_EVENTS_LEFT = range(7)
+A31_STATE_SIZE = 7
+# counts slots
+A31_PACKETS, A31_POLARITY_PACKETS, A31_OTHER_TYPE, A31_OTHER_SOURCE, A31_INVALID = range(5)
+A31_COUNTS_SIZE = 5
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _le32(buf, i):
+    """Little-endian uint32 at buf[i:i+4] as int64 (byte access: packets need not be aligned)."""
+    return (np.int64(buf[i]) | (np.int64(buf[i + 1]) << 8) | (np.int64(buf[i + 2]) << 16)
+            | (np.int64(buf[i + 3]) << 24))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _le32s(buf, i):
+    v = _le32(buf, i)
+    return v - (np.int64(1) << 32) if v >= (np.int64(1) << 31) else v
+
+
+@njit(cache=True, nogil=True)
+def decode_aedat31_stream(buf, limit, width, height, state, out, counts):
+    """Walk AEDAT 3.1 packets in `buf` (uint8, file bytes), decoding polarity events.
+
+    A packet is a 28-byte header (libcaer `caer_event_packet_header`: int16 type, int16
+    source, int32 eventSize, eventTSOffset, eventTSOverflow, eventCapacity, eventNumber,
+    eventValid) followed by eventCapacity * eventSize bytes, of which the first
+    eventNumber events are meaningful. Packets may straddle `buf`: `state` carries the
+    position inside the current packet between calls, so any block split decodes alike.
+    `limit` is the number of file bytes from buf[0] to the end of the file; a packet
+    claiming more is reported before anything is indexed. Polarity events (type 1): uint32
+    data (bit 0 valid, bit 1 polarity, bits 2-16 y, bits 17-31 x), int32 timestamp;
+    time = eventTSOverflow << 31 | timestamp. Returns (status, position in buf of the bad
+    header or event, events written, bytes consumed).
+    """
+    pos = 0
+    n = 0
+    size = buf.shape[0]
+    while True:
+        if state[A31_REMAIN] == 0:
+            if pos + 28 > size:
+                break
+            ptype = _le32(buf, pos) & 0xFFFF
+            psource = (_le32(buf, pos) >> 16) & 0xFFFF
+            esize = _le32s(buf, pos + 4)
+            tsoff = _le32s(buf, pos + 8)
+            overflow = _le32s(buf, pos + 12)
+            capacity = _le32s(buf, pos + 16)
+            number = _le32s(buf, pos + 20)
+            valid = _le32s(buf, pos + 24)
+            if (ptype >= 0x8000 or psource >= 0x8000 or esize <= 0 or tsoff < 0 or tsoff > esize - 4
+                    or overflow < 0 or number < 0 or capacity < number or valid < 0 or valid > number
+                    or (ptype == 1 and (esize != 8 or tsoff != 4))):
+                return BAD_PACKET_HEADER, pos, n, pos
+            body = capacity * esize
+            if body > limit - pos - 28:
+                return PACKET_PAST_END, pos, n, pos
+            counts[A31_PACKETS] += 1
+            pos += 28
+            state[A31_REMAIN] = body
+            state[A31_MODE] = 0
+            if ptype == 1:
+                if state[A31_SOURCE] < 0:
+                    state[A31_SOURCE] = psource
+                if psource == state[A31_SOURCE]:
+                    counts[A31_POLARITY_PACKETS] += 1
+                    state[A31_MODE] = 1
+                    state[A31_OVERFLOW] = overflow
+                    state[A31_EVENT_SIZE] = esize
+                    state[A31_EVENTS_LEFT] = number
+                else:
+                    counts[A31_OTHER_SOURCE] += 1
+            else:
+                counts[A31_OTHER_TYPE] += 1
+            continue
+        if state[A31_MODE] == 1 and state[A31_EVENTS_LEFT] > 0:
+            # locals in the per-event loop; written back to state on every exit
+            last_t = state[A31_LAST_T]
+            high = state[A31_OVERFLOW] << 31
+            left = state[A31_EVENTS_LEFT]
+            stop = pos + 8 * min(left, (size - pos) // 8)
+            start = pos
+            while pos < stop:
+                data = _le32(buf, pos)
+                if data & 1:
+                    t = high | (_le32(buf, pos + 4) & 0x7FFFFFFF)
+                    x = data >> 17
+                    y = (data >> 2) & 0x7FFF
+                    if x >= width or y >= height or t < last_t:
+                        state[A31_LAST_T] = last_t
+                        state[A31_EVENTS_LEFT] = left - (pos - start) // 8
+                        state[A31_REMAIN] -= pos - start
+                        return (BAD_COORDINATE if x >= width or y >= height else TIME_BACKWARDS), pos, n, pos
+                    last_t = t
+                    out[n].t = t
+                    out[n].x = x
+                    out[n].y = y
+                    out[n].p = (data >> 1) & 1
+                    n += 1
+                else:
+                    counts[A31_INVALID] += 1
+                pos += 8
+            state[A31_LAST_T] = last_t
+            state[A31_EVENTS_LEFT] = left - (pos - start) // 8
+            state[A31_REMAIN] -= pos - start
+            if state[A31_EVENTS_LEFT] > 0:
+                break  # an event straddles the end of buf
+            continue
+        # skipped packet body, or the unused capacity after a polarity packet's events
+        k = min(state[A31_REMAIN], size - pos)
+        pos += k
+        state[A31_REMAIN] -= k
+        if state[A31_REMAIN] > 0:
+            break
+    return OK, pos, n, pos

@@ -433,6 +433,11 @@ class _StageHost:
         if link is None:
             return
         if "resume" in message:  # a restarted consumer: resend what it has not checkpointed
+            if not link.retain:
+                # Nothing is kept for a consumer that cannot restart, and this hello can arrive
+                # after sending began (a consumer slow to build): clearing the queue here
+                # would silently lose the chunks waiting in it.
+                return
             start = int(message["resume"])
             link.queue.clear()
             link.queue.extend(frames for seq, frames in link.kept if seq >= start)

@@ -190,3 +190,36 @@ def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.mark.timeout(120)  # the bug this guards against was a silent hang
+def test_consumer_slow_to_build_loses_nothing(tmp_path, monkeypatch):
+    """The source starts once its consumer has bound, but the consumer says hello on its ack
+    link only after building its stage: chunks the source holds back meanwhile (more than
+    the socket and kernel buffers take) must still arrive."""
+    plugins = ROOT / "tests" / "pipeline" / "plugins"
+    monkeypatch.setenv("PYTHONPATH", f"{plugins}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    monkeypatch.syspath_prepend(str(plugins))
+    wav = tmp_path / "long.wav"
+    samples = 48_000 * 120  # 23 MB of float32 on the wire
+    write_wav(wav, 0.3 * np.random.default_rng(2).standard_normal(samples).astype(np.float32), 48_000)
+    toml = tmp_path / "slow.toml"
+    toml.write_text(f"""
+[pipeline]
+name = "slow"
+plugins = ["slow_start_stage"]
+
+[stages.audio]
+type = "wav_source"
+path = "{wav}"
+chunk_us = 20000
+
+[stages.rec]
+type = "slow_start_npz_writer"
+input = "audio"
+path = "{tmp_path}/rec.npz"
+build_s = 3.0
+""")
+    result = run_distributed(load_graph(toml), toml, echo=False)
+    assert result.results["rec"]["samples"] == samples
+    assert result.metrics["rec"]["chunks_in"] == 6000

@@ -151,18 +151,6 @@ class Aedat2Reader(BlockFileReader):
         self._wrap, self._last_raw = int(wrap), int(last_raw)
         return out[:written], 8 * n
 
-    def seek(self, t: int) -> None:
-        """Next read starts at the first event with t >= t (decodes from the start,
-        dropping earlier blocks as it goes so memory stays flat)."""
-        self._rewind_to_data()
-        while not self._done:
-            self._fill()
-            last = self._pending.last_t()
-            if last is not None and last >= t:
-                break
-            self._pending.clear()
-        self._pending.take(self._pending.count_before(int(t)))
-
     def info(self) -> FileInfo:
         """Geometry from the camera; t_first/t_last from the first and last DVS records
         within 1 MiB of either end of the data (t_last assumes less than one 2**32 µs

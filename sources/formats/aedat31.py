@@ -175,18 +175,6 @@ class Aedat31Reader(BlockFileReader):
             return f"event x={x}, y={y} outside the {self.width}x{self.height} sensor"
         return f"time goes backwards ({t} µs after {int(self._state[K.A31_LAST_T])} µs)"
 
-    def seek(self, t: int) -> None:
-        """Next read starts at the first event with t >= t (decodes from the start,
-        dropping earlier blocks as it goes so memory stays flat)."""
-        self._rewind_to_data()
-        while not self._done:
-            self._fill()
-            last = self._pending.last_t()
-            if last is not None and last >= t:
-                break
-            self._pending.clear()
-        self._pending.take(self._pending.count_before(int(t)))
-
     def info(self) -> FileInfo:
         """Geometry from the header; count and first/last time from a walk over the packet
         headers (one 28-byte read per packet, the first and last polarity packet decoded)."""

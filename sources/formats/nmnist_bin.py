@@ -131,18 +131,6 @@ class NmnistBinReader(BlockFileReader):
             raise format_error(self.path, offset + b, what, "N-MNIST .bin")
         return out[:n], RECORD_BYTES * records
 
-    def seek(self, t: int) -> None:
-        """Next read starts at the first event with t >= t (decodes from the start,
-        dropping earlier blocks as it goes so memory stays flat)."""
-        self._rewind_to_data()
-        while not self._done:
-            self._fill()
-            last = self._pending.last_t()
-            if last is not None and last >= t:
-                break
-            self._pending.clear()
-        self._pending.take(self._pending.count_before(int(t)))
-
     def info(self) -> FileInfo:
         """Count, first/last time and the largest x/y from one decoding pass (the files are
         small: about 10 kB for N-MNIST, 100 kB for N-Caltech101); geometry as given."""

@@ -17,7 +17,7 @@ import numpy as np
 import zmq
 
 from pipeline.chunks import EventChunk, Geometry
-from pipeline.events import make_events
+from pipeline.events import EVENT_DTYPE, make_events
 from pipeline.wire import decode, encode
 
 SIZES = (1_000, 64_000, 1_000_000)
@@ -49,7 +49,7 @@ def _receiver(address: str, report: str, mode: str, count: int) -> None:
             else:
                 frames = pull.recv_multipart(copy=False)
                 sent_ns = int(np.frombuffer(frames[0].buffer, dtype=np.int64)[0])
-                received += len(frames[1].buffer) // 16
+                received += len(frames[1].buffer) // EVENT_DTYPE.itemsize
             now = time.perf_counter()
             if i >= WARMUP:
                 latencies.append((time.time_ns() - sent_ns) / 1e3)
@@ -88,7 +88,7 @@ def _one_case(mode: str, n_events: int, count: int, transport: str, paced: bool)
             proc.join()
     lat = np.asarray(result["latencies_us"])
     per_msg = result["seconds"] / (count - WARMUP)
-    return {"events_per_s": n_events / per_msg, "mb_per_s": n_events * 16 / per_msg / 1e6,
+    return {"events_per_s": n_events / per_msg, "mb_per_s": n_events * EVENT_DTYPE.itemsize / per_msg / 1e6,
             "latency_us_p50": float(np.percentile(lat, 50)), "latency_us_p99": float(np.percentile(lat, 99))}
 
 
@@ -103,13 +103,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks.zmq_hop", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--transport", choices=("ipc", "tcp"), default="ipc")
+    parser.add_argument("--transport", choices=("ipc", "tcp"), default="tcp",
+                        help="tcp (loopback) is what the distributed runner uses")
     parser.add_argument("--repeat", type=int, default=3, help="throughput runs per case (best is kept)")
     args = parser.parse_args(argv)
     rows = []
     for n in SIZES:
         budget = 100e6 if args.quick else 800e6  # bytes per case
-        count = int(max(8, min(4000, budget / (16 * n)))) + WARMUP
+        count = int(max(8, min(4000, budget / (EVENT_DTYPE.itemsize * n)))) + WARMUP
         row = {"events_per_chunk": n, "messages": count - WARMUP}
         for mode in ("raw", "spikestream"):
             # best of `repeat` runs, alternating modes, because the machine is shared and noisy
@@ -125,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps({"benchmark": "zmq_hop", "transport": args.transport, "rows": rows}))
         return 0
-    print(f"ZeroMQ hop, {args.transport}, one producer and one consumer process (16-byte events)")
+    print(f"ZeroMQ hop, {args.transport}, one producer and one consumer process "
+          f"({EVENT_DTYPE.itemsize}-byte events)")
     print(f"{'events/chunk':>12} {'ours Mev/s':>11} {'raw Mev/s':>10} {'ours MB/s':>10} {'raw MB/s':>9} "
           f"{'ratio':>6} {'ours p50/p99 µs':>16} {'raw p50/p99 µs':>15} {'added p50/p99 µs':>17}")
     for r in rows:

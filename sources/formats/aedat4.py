@@ -244,7 +244,8 @@ class Aedat4Reader(BlockStreamReader):
             # packets of one stream are stored in time order: skip every one ending before t
             later = rows[rows["byte_offset"] > before["byte_offset"].max()]
             if later.shape[0]:
-                self._pos = int(later["byte_offset"].min())
+                # a row's byte_offset points at the packet's payload, past its 8-byte header
+                self._pos = int(later["byte_offset"].min()) - 8
                 self._last_t = int(before["t_end"].max())
             else:
                 self._pos = self._data_end
@@ -358,7 +359,7 @@ class Aedat4Writer:
         payload = self._compress(build_event_packet(records))
         offset = self._file.tell()
         self._file.write(struct.pack("<ii", 0, len(payload)) + payload)
-        self._rows.append((offset, 0, len(payload), events.shape[0], int(events["t"][0]), int(events["t"][-1])))
+        self._rows.append((offset + 8, 0, len(payload), events.shape[0], int(events["t"][0]), int(events["t"][-1])))
 
     def close(self) -> None:
         from sources.formats._aedat4_flatbuffer import DATA_TABLE_ROW, build_data_table

@@ -102,15 +102,7 @@ def test_replay_equals_reader_in_every_chunking(name):
             assert all(c.events.shape[0] >= params["chunk_events"] for c in chunks[:-1])
 
 
-# dv-runtime's data table stores the offset of a packet's payload (8 bytes past its header,
-# as sample.aedat4 shows); Aedat4Reader.seek takes it for the header's offset and lands
-# mid-packet. Remove the mark once the reader (and Aedat4Writer's table) are fixed.
-AEDAT4_SEEK_BUG = pytest.mark.xfail(raises=FormatError, strict=True,
-                                    reason="Aedat4Reader.seek: data-table byte_offset is the payload, not the header")
-
-
-@pytest.mark.parametrize("name", [pytest.param("sample.aedat4", marks=AEDAT4_SEEK_BUG), "evt2_sample.raw",
-                                  "sample_nmnist.bin"])
+@pytest.mark.parametrize("name", ["sample.aedat4", "evt2_sample.raw", "sample_nmnist.bin"])
 def test_start_and_stop_slice_the_replay(name):
     path = sample(name)
     expected = read_all(path)

@@ -27,12 +27,6 @@ _OTHER_TYPES = {14: "EventExtTrigger", 40: "EventOpticalFlow"}
 RECORD_BYTES = 8
 
 
-def _data_start(head: bytes) -> tuple[list[str], int]:
-    """(header lines, offset of the type/size bytes) of a DAT file's first bytes."""
-    lines, size = parse_percent_header(head)
-    return lines, size
-
-
 class DatReader(ProphReader):
     """Streaming reader of a DAT file of CD events.
 
@@ -49,7 +43,7 @@ class DatReader(ProphReader):
 
     @classmethod
     def sniff(cls, head: bytes) -> bool:
-        lines, size = _data_start(head)
+        lines, size = parse_percent_header(head)
         fields = header_dict(lines)
         if not lines or "evt" in fields or "format" in fields:
             return False
@@ -63,7 +57,7 @@ class DatReader(ProphReader):
         self._setup(path, on_error, width, height)
         with open(self.path, "rb") as fh:
             head = fh.read(1 << 20)
-        lines, size = _data_start(head)
+        lines, size = parse_percent_header(head)
         self.header = header_dict(lines)
         if lines:
             # a header is followed by the event type and size bytes (files without a
@@ -80,14 +74,18 @@ class DatReader(ProphReader):
                 raise self._error(size + 1, f"event size {ev_size} bytes, CD records have {RECORD_BYTES}")
             size += 2
         self.header_size = size
-        for key in ("Width", "Height"):
-            if key in self.header:
-                text = self.header[key].split()[0] if self.header[key] else ""
-                if not text.isdigit() or not 0 < int(text) < 1 << 14:
-                    raise self._error(0, f"corrupt header: {key} {self.header[key]!r} is not 1..16383")
-        self.width = int(width) if width is not None else int(self.header["Width"].split()[0]) if "Width" in self.header else None
-        self.height = int(height) if height is not None else int(self.header["Height"].split()[0]) if "Height" in self.header else None
+        self.width = int(width) if width is not None else self._header_size_field("Width")
+        self.height = int(height) if height is not None else self._header_size_field("Height")
         self._open_stream()
+
+    def _header_size_field(self, key: str) -> int | None:
+        """`% Width 640` / `% Height 480` (pixels; 14-bit coordinates), None if absent."""
+        if key not in self.header:
+            return None
+        text = self.header[key]
+        if not text.isdigit() or not 0 < int(text) < 1 << 14:
+            raise self._error(0, f"corrupt header: {key} {text!r} is not 1..16383")
+        return int(text)
 
     def _call_kernel(self, words, pos, out, width, height, strict):
         n, _, pos, status = decode_dat(words, pos, self._state, out, self._counts, self._detail,
@@ -108,8 +106,8 @@ class DatReader(ProphReader):
 
     def info(self) -> FileInfo:
         """Geometry from the header, event count from the file size, t_first/t_last from the
-        first and last records (t_last None if it is below t_first: a 32-bit wrap, which a
-        count needs a full decode)."""
+        first and last records (t_last is None when it lies below t_first: the 32-bit stamp
+        wrapped, and how often only a full decode can tell)."""
         data = self.file_size - self.header_size
         count = data // RECORD_BYTES
         t_first = t_last = None
@@ -131,7 +129,7 @@ def write_dat(path, events: np.ndarray, width: int, height: int) -> None:
     Event2D records for a width x height sensor (pixels, < 16384: 14-bit coordinates)."""
     events = checked_events(events, width, height, (1 << 14) - 1, f"DAT writer {path}")
     t = events["t"]
-    if t.shape[0] and (int(t[0]) >= 1 << 32 or (t.shape[0] > 1 and int(np.diff(t).max()) > 1 << 31)):
+    if t.shape[0] and (int(t[0]) >= 1 << 32 or (t.shape[0] > 1 and int(np.diff(t).max()) >= 1 << 31)):
         raise ValueError(f"DAT writer {path}: the 32-bit DAT stamp cannot hold a first time of "
                          f"2^32 µs or more, nor a gap of 2^31 µs or more")
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")

@@ -32,7 +32,10 @@ class Evt2Reader(RawReader):
     Parameters: path; on_error: 'raise' (default: FormatError naming file, byte offset and
     fault at the first unknown word type, out-of-sensor event, time-high going backwards or
     event time going backwards) or 'skip' (skip those, count them in `counters`, warn);
-    width/height: override the header geometry (pixels).
+    width/height: override the header geometry (pixels). The geometry comes from
+    `% format EVT2;height=H;width=W`, `% geometry WxH` or, in legacy headers, the camera
+    that `% plugin_name` names (`info().extra["geometry_source"]` says which). External
+    triggers: `triggers()` (TRIGGER_DTYPE t µs, p edge, id channel), never in the events.
     """
 
     format: ClassVar[str] = "evt2"

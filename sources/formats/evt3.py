@@ -9,7 +9,10 @@ loops every 16.8 s; the reader counts loops so time keeps increasing), EXT_TRIGG
 is an external trigger edge, OTHERS (0xE) with CONTINUED_12/CONTINUED_4 (0xF/0x7)
 carry system data (skipped and counted). Time rules follow Prophesee's published sample
 decoder: words before the first EVT_TIME_HIGH are skipped, a EVT_TIME_HIGH word sets the
-time to its base.
+time to its base. The `evt3` package decodes identically; expelliarmus 1.1 does not: it
+takes every decrease of EVT_TIME_LOW for a time-high overflow (+4096 µs) although the
+EVT_TIME_HIGH word that follows already advanced the time, so its times run ahead on
+real recordings (the tests model that rule exactly).
 """
 
 from __future__ import annotations
@@ -35,7 +38,10 @@ class Evt3Reader(RawReader):
     Parameters: path; on_error: 'raise' (default: FormatError naming file, byte offset and
     fault at the first unknown word type, out-of-sensor event, time-high going backwards or
     event time going backwards) or 'skip' (skip those, count them in `counters`, warn);
-    width/height: override the header geometry (pixels).
+    width/height: override the header geometry (pixels). The geometry comes from
+    `% format EVT3;height=H;width=W`, `% geometry WxH` or, in legacy headers, the camera
+    that `% plugin_name` names (`info().extra["geometry_source"]` says which). External
+    triggers: `triggers()` (TRIGGER_DTYPE t µs, p edge, id channel), never in the events.
     """
 
     format: ClassVar[str] = "evt3"

@@ -71,12 +71,16 @@ def _evt3_fast(src, dst, state, counters, width, height):
     """Optimistic pass over src; returns the events written, or -1 (state untouched)."""
     base, high, t, y = state[K.S_BASE], state[K.S_HIGH], state[K.S_TIME], state[K.S_Y]
     bx, bp, last_t = state[K.S_BASE_X], state[K.S_POL], state[K.S_LAST_T]
-    cap = dst.shape[0] - 12
+    if dst.shape[0] < 12:
+        return -1
+    # unsigned indices: Numba then skips its negative-index wraparound test
+    cap = np.uint64(dst.shape[0] - 12)
+    one = np.uint64(1)
     others = 0
     continued = 0
-    j = 0
+    j = np.uint64(0)
     bad = False
-    for k in range(src.shape[0]):
+    for k in range(np.uint64(src.shape[0])):
         if j > cap:
             return -1
         w = np.int64(src[k])
@@ -84,11 +88,12 @@ def _evt3_fast(src, dst, state, counters, width, height):
         if kind == 2:  # EVT_ADDR_X: one event at (x, current y)
             x = w & 0x7FF
             bad |= (x >= width) | (y >= height) | (t < last_t)
-            dst[j]["t"] = t
-            dst[j]["x"] = x
-            dst[j]["y"] = y
-            dst[j]["p"] = (w >> 11) & 1
-            j += 1
+            event = dst[j]
+            event["t"] = t
+            event["x"] = x
+            event["y"] = y
+            event["p"] = (w >> 11) & 1
+            j += one
             last_t = t
         elif kind == 6:  # EVT_TIME_LOW
             t = base + (w & 0xFFF)
@@ -102,11 +107,12 @@ def _evt3_fast(src, dst, state, counters, width, height):
                 x = bx
                 while mask != 0:
                     if mask & 1:
-                        dst[j]["t"] = t
-                        dst[j]["x"] = x
-                        dst[j]["y"] = y
-                        dst[j]["p"] = bp
-                        j += 1
+                        event = dst[j]
+                        event["t"] = t
+                        event["x"] = x
+                        event["y"] = y
+                        event["p"] = bp
+                        j += one
                     mask >>= 1
                     x += 1
                 last_t = t
@@ -135,7 +141,7 @@ def _evt3_fast(src, dst, state, counters, width, height):
     state[K.S_BASE_X], state[K.S_POL], state[K.S_LAST_T] = bx, bp, last_t
     counters[K.C_OTHERS] += others
     counters[K.C_CONTINUED] += continued
-    return j
+    return np.int64(j)
 
 
 @njit(cache=True)

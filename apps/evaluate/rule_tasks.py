@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from apps.evaluate.common import confusion_png
 from network.connectivity import all_to_all, lateral_inhibition
 from network.learning.offline import plasticity_from_rasters, stdp_window
 from network.learning.rules import STDP, ReSuMe, RewardSTDP, TripletSTDP
@@ -125,9 +126,12 @@ def resume_task(args: Any, epochs: int = 0, seed: int = 0) -> dict[str, Any]:
         trains.append(t_ms.tolist())
     threshold = 1.0
     below = next((i for i, d in enumerate(distances) if d < threshold), None)
+    png = _plot(f"{args.out}/resume_distance.png", [np.arange(len(distances))], [distances],
+                ["van Rossum distance to the target (tau 10 ms)"], "epoch", "distance",
+                f"ReSuMe: first below {threshold:g} at epoch {below}; final {distances[-1]:.3f}")
     return {"task": "resume", "epochs": epochs, "distance_first": distances[0], "distance_final": distances[-1],
             "distance_min": min(distances), "threshold": threshold, "first_epoch_below": below,
-            "final_spikes_ms": trains[-1], "target_ms": target_ms.tolist(), "distances": distances}
+            "final_spikes_ms": trains[-1], "target_ms": target_ms.tolist(), "distances": distances, "png": png}
 
 
 def rstdp_task(args: Any, trials: int = 0, seed: int = 0) -> dict[str, Any]:
@@ -145,7 +149,7 @@ def rstdp_task(args: Any, trials: int = 0, seed: int = 0) -> dict[str, Any]:
                       learning_rate=0.002, w_min=0.0, w_max=0.6)
     proj.set_plasticity(rule.rule_id, rule.kernel_params(), 2)
     net.connect(lateral_inhibition("out", 2, weight=-1.0))
-    correct = []
+    correct, labels, choices = [], [], []
     for _ in range(trials):
         label = int(rng.integers(2))
         rates = np.where((np.arange(n_in) < 20) == (label == 0), 40.0, 5.0)
@@ -163,8 +167,17 @@ def rstdp_task(args: Any, trials: int = 0, seed: int = 0) -> dict[str, Any]:
         t_last = t0 + trial_us - dt_us
         net.run(events[events["t"] >= t_last], dt_us, rewards=(np.array([t_last]), np.array([reward])))
         correct.append(choice == label)
+        labels.append(label)
+        choices.append(choice)
     correct = np.array(correct)
     last = correct[-100:].mean()
+    window = min(50, trials)
+    rolling = np.convolve(correct.astype(float), np.ones(window) / window, mode="valid")
+    curve = _plot(f"{args.out}/rstdp_learning.png", [np.arange(window, trials + 1)], [rolling],
+                  [f"correct choices, last {window} trials"], "trial", "accuracy",
+                  f"R-STDP, reward only: last 100 trials {last:.2f} (chance 0.5)")
+    png = confusion_png(f"{args.out}/rstdp_confusion.png", np.array(labels[-100:]), np.array(choices[-100:]),
+                        [0, 1], f"R-STDP choices (pattern A = 0, B = 1), last 100 trials: {last:.2f}")
     return {"task": "rstdp", "trials": trials, "accuracy_first_100": float(correct[:100].mean()),
             "accuracy_last_100": float(last), "chance": 0.5, "margin_required": 0.25,
-            "above_chance_by_margin": bool(last >= 0.75)}
+            "above_chance_by_margin": bool(last >= 0.75), "png": png, "learning_curve_png": curve}

@@ -121,33 +121,53 @@ def event_elements(buf) -> tuple[int, int]:
     return _vector(buf, pos, EVENT_RECORD.itemsize)
 
 
+def _gather(b: np.ndarray, at: np.ndarray, dtype: str, what: str) -> np.ndarray:
+    """Little-endian values of `dtype` at byte positions `at` of the uint8 buffer `b`."""
+    width = np.dtype(dtype).itemsize
+    bad = (at < 0) | (at + width > b.shape[0])
+    if bad.any():
+        raise FlatbufferError(int(at[bad][0]), f"{what} outside the buffer")
+    return b[at[:, None] + np.arange(width)].copy().view(dtype)[:, 0].astype(np.int64)
+
+
 def parse_data_table(buf) -> np.ndarray:
-    """The rows of a size-prefixed FileDataTable as a DATA_TABLE_ROW array."""
+    """The rows of a size-prefixed FileDataTable as a DATA_TABLE_ROW array.
+
+    Vectorised over rows (a long recording has tens of thousands of packets, and a
+    per-row walk in Python would dominate opening the file); checks as `_field` does."""
     root = _root(buf, b"FTAB")
     pos = _field(buf, root, 0)
     if not pos:
         return np.empty(0, dtype=DATA_TABLE_ROW)
     start, n = _vector(buf, pos, 4)
+    b = np.frombuffer(buf, dtype=np.uint8)
+    slots = start + 4 * np.arange(n, dtype=np.int64)
+    tables = slots + _gather(b, slots, "<u4", "row offset")
+    vtables = tables - _gather(b, tables, "<i4", "row table")
+    vt_size = _gather(b, vtables, "<u2", "row vtable")
+    tbl_size = _gather(b, vtables + 2, "<u2", "row vtable")
+    bad = (vt_size < 4) | (vt_size % 2 == 1) | (vtables + vt_size > b.shape[0]) | (tables + tbl_size > b.shape[0])
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise FlatbufferError(int(vtables[i]), f"bad vtable (size {vt_size[i]}, table size {tbl_size[i]})")
     rows = np.zeros(n, dtype=DATA_TABLE_ROW)
-    for i in range(n):  # one row per packet: thousands at most, parsed once per file
-        slot = start + 4 * i
-        table = slot + _u32(buf, slot)
-        for name, index, fmt in (
-            ("byte_offset", 0, "<q"),
-            ("num_elements", 2, "<q"),
-            ("t_start", 3, "<q"),
-            ("t_end", 4, "<q"),
-        ):
-            fpos = _field(buf, table, index)
-            if fpos:
-                if fpos + 8 > len(buf):
-                    raise FlatbufferError(fpos, f"data table field {name} outside the buffer")
-                rows[name][i] = struct.unpack_from(fmt, buf, fpos)[0]
-        fpos = _field(buf, table, 1)
-        if fpos:
-            if fpos + 8 > len(buf):
-                raise FlatbufferError(fpos, "data table PacketInfo outside the buffer")
-            rows["stream_id"][i], rows["size"][i] = struct.unpack_from("<ii", buf, fpos)
+    for name, index, dtype in (("byte_offset", 0, "<i8"), ("packet_info", 1, "<i8"), ("num_elements", 2, "<i8"),
+                               ("t_start", 3, "<i8"), ("t_end", 4, "<i8")):
+        slot = 4 + 2 * index
+        has_slot = slot + 2 <= vt_size
+        off = np.zeros(n, dtype=np.int64)
+        off[has_slot] = _gather(b, vtables[has_slot] + slot, "<u2", "row vtable")
+        beyond = (off != 0) & (off >= tbl_size)
+        if beyond.any():
+            i = int(np.flatnonzero(beyond)[0])
+            raise FlatbufferError(int(vtables[i]) + slot, f"field {index} offset {off[i]} beyond table size {tbl_size[i]}")
+        present = off != 0
+        values = _gather(b, tables[present] + off[present], dtype, f"data table field {name}")
+        if name == "packet_info":  # struct PacketHeader { int32 StreamID; int32 Size; }
+            rows["stream_id"][present] = (values & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
+            rows["size"][present] = ((values >> 32) & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
+        else:
+            rows[name][present] = values
     return rows
 
 

@@ -13,6 +13,24 @@ from numba import njit
 OK, BAD_COORDINATE, TIME_BACKWARDS, BAD_POLARITY = 0, 1, 2, 3
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _le16(buf, i):
+    return np.int64(buf[i]) | (np.int64(buf[i + 1]) << 8)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _le32(buf, i):
+    """Little-endian uint32 at buf[i:i+4] as int64 (byte access: packets need not be aligned)."""
+    return (np.int64(buf[i]) | (np.int64(buf[i + 1]) << 8) | (np.int64(buf[i + 2]) << 16)
+            | (np.int64(buf[i + 3]) << 24))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _le32s(buf, i):
+    v = _le32(buf, i)
+    return v - (np.int64(1) << 32) if v >= (np.int64(1) << 31) else v
+
+
 @njit(cache=True, nogil=True)
 def decode_aedat4(words, width, height, last_t, out):
     """AEDAT 4 Event structs viewed as int64 pairs (timestamp, x | y << 16 | polarity << 32)."""
@@ -35,6 +53,71 @@ def decode_aedat4(words, width, height, last_t, out):
         out[i].y = y
         out[i].p = p
     return OK, words.shape[0]
+
+
+# status of decode_aedat4_packet when the FlatBuffer is not the plain EventPacket layout
+# (the reader then walks it in Python, which names the fault) or its events are not 8-aligned
+AEDAT4_SLOW_PATH = 9
+
+
+@njit(cache=True, nogil=True)
+def decode_aedat4_packet(buf, words, width, height, last_t, out):
+    """A whole size-prefixed AEDAT 4 EventPacket FlatBuffer in one call.
+
+    buf: the decompressed packet (uint8); words: the same bytes as int64 (buf[:8k]);
+    out: EVENT_DTYPE with room for buf.size // 16 events. Checks every offset as
+    `_aedat4_flatbuffer.event_elements` does and decodes as `decode_aedat4`; on anything
+    unusual returns AEDAT4_SLOW_PATH so the Python walker can report it precisely.
+    Returns (status, events decoded or bad-event index).
+    """
+    size = buf.shape[0]
+    if size < 12 or _le32(buf, 0) + 4 != size:
+        return AEDAT4_SLOW_PATH, 0
+    if buf[8] != 69 or buf[9] != 86 or buf[10] != 84 or buf[11] != 83:  # "EVTS"
+        return AEDAT4_SLOW_PATH, 0
+    root = 4 + _le32(buf, 4)
+    if root + 4 > size:
+        return AEDAT4_SLOW_PATH, 0
+    vtable = root - _le32s(buf, root)
+    if vtable < 0 or vtable + 4 > size:
+        return AEDAT4_SLOW_PATH, 0
+    vt_size = _le16(buf, vtable)
+    tbl_size = _le16(buf, vtable + 2)
+    if vt_size < 4 or vt_size % 2 or vtable + vt_size > size or root + tbl_size > size:
+        return AEDAT4_SLOW_PATH, 0
+    if vt_size < 6:
+        return OK, 0
+    off = _le16(buf, vtable + 4)
+    if off == 0:
+        return OK, 0
+    if off >= tbl_size or root + off + 4 > size:
+        return AEDAT4_SLOW_PATH, 0
+    vec = root + off + _le32(buf, root + off)
+    if vec + 4 > size:
+        return AEDAT4_SLOW_PATH, 0
+    n = _le32(buf, vec)
+    first = vec + 4
+    if first + 16 * n > size or first % 8 or n > out.shape[0]:
+        return AEDAT4_SLOW_PATH, 0
+    k = first // 8
+    for i in range(n):
+        t = words[k + 2 * i]
+        w = words[k + 2 * i + 1]
+        x = w & 0xFFFF
+        y = (w >> 16) & 0xFFFF
+        p = (w >> 32) & 0xFF
+        if x >= width or y >= height:
+            return BAD_COORDINATE, i
+        if t < last_t:
+            return TIME_BACKWARDS, i
+        if p > 1:
+            return BAD_POLARITY, i
+        last_t = t
+        out[i].t = t
+        out[i].x = x
+        out[i].y = y
+        out[i].p = p
+    return OK, n
 
 
 @njit(cache=True, nogil=True)
@@ -124,19 +207,6 @@ A31_STATE_SIZE = 7
 # counts slots
 A31_PACKETS, A31_POLARITY_PACKETS, A31_OTHER_TYPE, A31_OTHER_SOURCE, A31_INVALID = range(5)
 A31_COUNTS_SIZE = 5
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _le32(buf, i):
-    """Little-endian uint32 at buf[i:i+4] as int64 (byte access: packets need not be aligned)."""
-    return (np.int64(buf[i]) | (np.int64(buf[i + 1]) << 8) | (np.int64(buf[i + 2]) << 16)
-            | (np.int64(buf[i + 3]) << 24))
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _le32s(buf, i):
-    v = _le32(buf, i)
-    return v - (np.int64(1) << 32) if v >= (np.int64(1) << 31) else v
 
 
 @njit(cache=True, nogil=True)

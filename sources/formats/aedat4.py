@@ -20,45 +20,14 @@ import numpy as np
 
 from pipeline.errors import FormatError
 from pipeline.events import EVENT_DTYPE, as_events, empty_events
+from sources.formats._aedat4_packets import PacketWalker, compressor, decompressor
 from sources.formats._aedat_stream import BlockStreamReader, format_error
 from sources.formats.base import FileInfo
 
 MAGIC = b"#!AER-DAT4.0\r\n"
 _KIND = "AEDAT4"
+_MAX_BLOCK_EVENTS = 1 << 20  # a block's size cap (13 MiB): read(huge) must not allocate huge
 _BAD = {1: "event coordinate outside the {w}x{h} sensor", 2: "time goes backwards", 3: "polarity byte not 0/1"}
-
-
-def _decompressor(code: int):
-    """bytes -> bytes for the file's compression code (imports the codec lazily)."""
-    if code == 0:
-        return bytes
-    if code in (1, 2):
-        import lz4.frame
-
-        return lz4.frame.decompress
-    if code in (3, 4):
-        import zstandard
-
-        def unzstd(data: bytes) -> bytes:
-            # decompressobj copes with frames that do not record their content size
-            return zstandard.ZstdDecompressor().decompressobj().decompress(data)
-
-        return unzstd
-    raise ValueError(f"unknown compression code {code}")
-
-
-def _compressor(code: int):
-    if code == 0:
-        return bytes
-    if code in (1, 2):
-        import lz4.frame
-
-        level = 9 if code == 2 else 0
-        return lambda data: lz4.frame.compress(data, compression_level=level, store_size=True)
-    import zstandard
-
-    compressor = zstandard.ZstdCompressor(level=19 if code == 4 else 3, write_content_size=True)
-    return compressor.compress
 
 
 def _streams(info: str) -> list[dict]:
@@ -92,6 +61,8 @@ class Aedat4Reader(BlockStreamReader):
 
     Parameters: path; stream: the stream's name (`originalOutputName`, e.g. "events") or
     id; default: the first stream of type EVTS. width/height override the info node.
+    threads: decompression threads working ahead of the decoder (0: none; see
+    `_aedat4_packets.PacketWalker`), shut down by `close()`.
     """
 
     format: ClassVar[str] = "aedat4"
@@ -102,8 +73,11 @@ class Aedat4Reader(BlockStreamReader):
         return head.startswith(MAGIC)
 
     def __init__(self, path, stream: str | int | None = None, width: int | None = None,
-                 height: int | None = None) -> None:
+                 height: int | None = None, threads: int = 1) -> None:
         self.path = os.fspath(path)
+        if int(threads) < 0:
+            raise ValueError(f"AEDAT4 reader: threads must be >= 0, got {threads}")
+        self._threads = int(threads)
         self.counters = {"packets": 0, "other_stream_packets": 0}
         self._file = open(self.path, "rb")
         try:
@@ -139,7 +113,7 @@ class Aedat4Reader(BlockStreamReader):
         if code not in (0, 1, 2, 3, 4):
             raise self._error(start, f"IOHeader: unknown compression code {code}")
         self._compression = code
-        self._decompress = _decompressor(code)
+        decompress = decompressor(code) if code else None
         try:
             streams = _streams(info)
         except ET.ParseError as exc:
@@ -147,6 +121,7 @@ class Aedat4Reader(BlockStreamReader):
         self._all_streams = streams
         chosen = self._choose(streams, stream)
         self._stream_id = chosen["id"]
+        self._declared = {s["id"] for s in streams}
         self._stream_name = chosen["name"]
         try:
             self.width = int(width if width is not None else chosen.get("sizeX"))
@@ -162,14 +137,17 @@ class Aedat4Reader(BlockStreamReader):
             self._data_end = table_pos
             f.seek(table_pos)
             try:
-                self._table = parse_data_table(self._decompress(f.read()))
+                self._table = parse_data_table(decompress(f.read()) if decompress else f.read())
             except FlatbufferError as exc:
                 warnings.warn(f"{self.path}: ignoring a damaged file data table ({exc.what})", stacklevel=3)
                 self.counters["bad_data_table"] = 1
             except Exception as exc:  # a codec error: the table is an index only
                 warnings.warn(f"{self.path}: ignoring an undecodable file data table ({exc})", stacklevel=3)
                 self.counters["bad_data_table"] = 1
-        self._pos = self._data_start
+        self._walker = PacketWalker(f, self._error, self._data_end, self._stream_id, self._declared,
+                                    decompress, self.counters, threads=self._threads)
+        self._walker.restart(self._data_start)
+        self._carry: np.ndarray | None = None  # the rest of a packet that overflowed a block
         self._last_t = np.iinfo(np.int64).min
 
     def _choose(self, streams: list[dict], wanted) -> dict:
@@ -187,54 +165,80 @@ class Aedat4Reader(BlockStreamReader):
         raise FormatError(f"{self.path}: no stream named {wanted!r}; streams: {names}")
 
     # decoding ---------------------------------------------------------------------
-    def _next_block(self) -> np.ndarray | None:
+    def _next_block(self, want: int) -> np.ndarray | None:
+        # Packets decode straight into one block of `want` events (dv writes ~10,000 per
+        # packet), so read(n) hands the block out without the copy that joining packets costs.
+        want = min(want, _MAX_BLOCK_EVENTS)
+        carry, self._carry = self._carry, None
+        if want <= 0:
+            return carry if carry is not None else self._packet(None)[0]
+        block = np.empty(want, dtype=EVENT_DTYPE)
+        filled = 0
+        while filled < want:
+            if carry is not None:
+                events, direct, carry = carry, False, None
+            else:
+                events, direct = self._packet(block[filled:])
+                if events is None:
+                    break
+            if direct:
+                filled += events.shape[0]
+                continue
+            k = min(events.shape[0], want - filled)
+            block[filled : filled + k].view(np.uint8)[:] = events[:k].view(np.uint8)
+            filled += k
+            if k < events.shape[0]:
+                self._carry = events[k:]
+        return block[:filled] if filled else None
+
+    def _packet(self, room: np.ndarray | None) -> tuple[np.ndarray | None, bool]:
+        """(events of the next non-empty packet, decoded into `room`?); (None, False) at the end."""
+        from sources.formats._aedat_kernels import decode_aedat4_packet
+
+        while True:
+            packet = self._walker.next()
+            if packet is None:
+                return None, False
+            at, data = packet
+            self.counters["packets"] += 1
+            buf = np.frombuffer(data, dtype=np.uint8)
+            capacity = buf.shape[0] // 16  # an upper bound of the packet's events
+            direct = room is not None and room.shape[0] >= capacity
+            out = room if direct else np.empty(capacity, dtype=EVENT_DTYPE)
+            status, n = decode_aedat4_packet(buf, buf[: buf.shape[0] & ~7].view(np.int64), self.width,
+                                             self.height, self._last_t, out)
+            if status:
+                out, direct = self._decode_slow(data, at), False
+                n = out.shape[0]
+            if n:
+                self._last_t = int(out["t"][n - 1])
+                return out[:n], direct
+
+    def _decode_slow(self, data: bytes, offset: int) -> np.ndarray:
+        """One EventPacket walked in Python: the fault's precise message, or the events
+        of a packet laid out unlike dv's writers (e.g. events not 8-aligned)."""
         from sources.formats._aedat4_flatbuffer import EVENT_RECORD, FlatbufferError, event_elements
         from sources.formats._aedat_kernels import decode_aedat4
 
-        f = self._file
-        while True:
-            at = self._pos
-            if at >= self._data_end:
-                return None
-            if at + 8 > self._data_end:
-                raise self._error(at, f"file ends inside a packet header ({self._data_end - at} of 8 bytes)")
-            f.seek(at)
-            stream_id, size = struct.unpack("<ii", f.read(8))
-            if size <= 0 or at + 8 + size > self._data_end:
-                raise self._error(at, f"packet of stream {stream_id} claims {size} bytes, "
-                                      f"{self._data_end - at - 8} remain (file cut mid-packet?)")
-            self._pos = at + 8 + size
-            if stream_id != self._stream_id:
-                self.counters["other_stream_packets"] += 1
-                continue
-            payload = f.read(size)
-            try:
-                data = self._decompress(payload)
-            except Exception as exc:
-                raise self._error(at + 8, f"packet decompression failed ({type(exc).__name__}: {exc})") from None
-            try:
-                first, n = event_elements(data)
-            except FlatbufferError as exc:
-                raise self._error(at + 8, f"EventPacket (decompressed byte {exc.offset}): {exc.what}") from None
-            self.counters["packets"] += 1
-            if n == 0:
-                continue
-            words = np.frombuffer(data, dtype="<i8", count=2 * n, offset=first).reshape(n, 2)
-            if not words.flags.aligned:
-                words = words.copy()
-            out = np.empty(n, dtype=EVENT_DTYPE)
-            status, index = decode_aedat4(words, self.width, self.height, self._last_t, out)
-            if status:
-                what = _BAD[status].format(w=self.width, h=self.height)
-                e = np.frombuffer(data, dtype=EVENT_RECORD, count=n, offset=first)[index]
-                raise self._error(at + 8, f"{what}: event {index} of the packet "
-                                          f"(t={int(e['t'])}, x={int(e['x'])}, y={int(e['y'])}, p={int(e['p'])}; "
-                                          f"previous t={int(self._last_t)})")
-            self._last_t = int(out["t"][-1])
-            return out
+        try:
+            first, n = event_elements(data)
+        except FlatbufferError as exc:
+            raise self._error(offset, f"EventPacket (decompressed byte {exc.offset}): {exc.what}") from None
+        records = np.frombuffer(data, dtype=EVENT_RECORD, count=n, offset=first)
+        words = np.frombuffer(records.tobytes(), dtype="<i8").reshape(n, 2)  # aligned copy
+        out = np.empty(n, dtype=EVENT_DTYPE)
+        status, index = decode_aedat4(words, self.width, self.height, self._last_t, out)
+        if status:
+            what = _BAD[status].format(w=self.width, h=self.height)
+            e = records[index]
+            raise self._error(offset, f"{what}: event {index} of the packet "
+                                      f"(t={int(e['t'])}, x={int(e['x'])}, y={int(e['y'])}, p={int(e['p'])}; "
+                                      f"previous t={int(self._last_t)})")
+        return out
 
     def _rewind(self, t: int) -> None:
-        self._pos = self._data_start
+        self._carry = None
+        self._walker.restart(self._data_start)
         self._last_t = np.iinfo(np.int64).min
         if self._table is None:
             return
@@ -245,10 +249,10 @@ class Aedat4Reader(BlockStreamReader):
             later = rows[rows["byte_offset"] > before["byte_offset"].max()]
             if later.shape[0]:
                 # a row's byte_offset points at the packet's payload, past its 8-byte header
-                self._pos = int(later["byte_offset"].min()) - 8
+                self._walker.restart(int(later["byte_offset"].min()) - 8)
                 self._last_t = int(before["t_end"].max())
             else:
-                self._pos = self._data_end
+                self._walker.restart(self._data_end)
 
     def info(self) -> FileInfo:
         count = t_first = t_last = None
@@ -268,6 +272,9 @@ class Aedat4Reader(BlockStreamReader):
                         event_count=count, t_first=t_first, t_last=t_last, extra=extra)
 
     def close(self) -> None:
+        walker = getattr(self, "_walker", None)
+        if walker is not None:
+            walker.close()
         self._file.close()
 
 
@@ -321,7 +328,7 @@ class Aedat4Writer:
         self.path, self.width, self.height = os.fspath(path), int(width), int(height)
         self.packet_events = int(packet_events)
         self._code = COMPRESSION_CODES[compression]
-        self._compress = _compressor(self._code)
+        self._compress = compressor(self._code)
         tag = {"none": "NONE", "lz4": "LZ4", "lz4_high": "LZ4_HIGH", "zstd": "ZSTD", "zstd_high": "ZSTD_HIGH"}
         header = build_io_header(self._code, -1, _info_xml([(0, stream_name, width, height, source)],
                                                               tag[compression]))

@@ -84,42 +84,6 @@ def breast_cancer_task(args: Any) -> dict[str, Any]:
     return _tabular("breast-cancer", X, y, args)
 
 
-class OnlineSoftmaxReadout:
-    """A linear layer of one unit per class learned online, one sample at a time, with the
-    delta rule on softmax outputs (stochastic gradient of the cross-entropy), inputs
-    standardised by running (Welford) means and variances, L2 weight decay, learning rate
-    lr0 / (1 + n / decay_samples). Nothing is fitted offline: `learn` sees each sample
-    once, as a stream would give it; `predict` uses the weights as they are."""
-
-    def __init__(self, n_inputs: int, n_classes: int, lr0: float = 0.05, l2: float = 1e-4,
-                 decay_samples: float = 2000.0) -> None:
-        self.w = np.zeros((n_classes, n_inputs + 1))
-        self.mean = np.zeros(n_inputs)
-        self.m2 = np.zeros(n_inputs)
-        self.n = 0
-        self.lr0, self.l2, self.decay_samples = lr0, l2, decay_samples
-
-    def _z(self, x: np.ndarray) -> np.ndarray:
-        std = np.sqrt(self.m2 / max(self.n - 1, 1)) + 1e-3
-        return np.append((x - self.mean) / std, 1.0)
-
-    def learn(self, x: np.ndarray, label: int) -> None:
-        self.n += 1
-        d = x - self.mean
-        self.mean += d / self.n
-        self.m2 += d * (x - self.mean)
-        z = self._z(x)
-        a = self.w @ z
-        p = np.exp(a - a.max())
-        p /= p.sum()
-        p[label] -= 1.0
-        lr = self.lr0 / (1.0 + self.n / self.decay_samples)
-        self.w -= lr * (np.outer(p, z) + self.l2 * self.w)
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return np.array([int(np.argmax(self.w @ self._z(x))) for x in X])
-
-
 def spoken_digit_features(refs: list, channels: int = 64, bins: int = 4, progress: Any = None) -> np.ndarray:
     """Each recording -> cochlea spikes (the replay app's front end: live preset, unit
     threshold 0.2, AGC floor 0.1) -> spike counts in `bins` quantile-aligned time bins per
@@ -144,11 +108,14 @@ def online_train_test(X: np.ndarray, y: np.ndarray, itr: np.ndarray, ite: np.nda
                       seed: int) -> np.ndarray:
     """Stream the training samples (shuffled, `epochs` passes) through an online readout,
     then predict the test samples with the learned weights."""
+    from network.readouts import OnlineSoftmaxReadout
+
     rng = np.random.default_rng(seed)
-    readout = OnlineSoftmaxReadout(X.shape[1], int(y.max()) + 1)
+    readout = OnlineSoftmaxReadout()
+    classes = np.arange(int(y.max()) + 1)
     for _ in range(epochs):
-        for i in rng.permutation(itr):
-            readout.learn(X[i], int(y[i]))
+        order = rng.permutation(itr)
+        readout.partial_fit(X[order], y[order], classes=classes)
     return readout.predict(X[ite])
 
 

@@ -20,7 +20,7 @@ HELP = "replay a data set (fsdd, speech_commands, keywords, shd, ssc): train, sc
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from apps.replay.model import DATASETS, MODELS, ReplayConfig
+    from apps.replay.model import DATASETS, MODELS, READOUTS, ReplayConfig
 
     d = ReplayConfig("fsdd", "")
     parser.add_argument("dataset", choices=DATASETS, help="data set layout (keywords: the generated espeak-ng set)")
@@ -37,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how time bins are placed in a sample (default %(default)s)")
     parser.add_argument("--hidden", type=int, default=d.hidden, help="LIF layer size (--model lif)")
     parser.add_argument("--c", type=float, default=d.c, help="readout inverse regularisation (default %(default)s)")
+    parser.add_argument("--readout", choices=READOUTS, default=d.readout,
+                        help="logistic: batch logistic regression; online: softmax layer learned one sample at a "
+                             "time (delta rule) (default %(default)s)")
     parser.add_argument("--task", choices=("words", "12class"), default=d.task, help="speech commands task")
     parser.add_argument("--split-kind", choices=("standard", "speaker"), default=d.split_kind,
                         help="fsdd split: standard (index 0-4 test) or held-out speaker")
@@ -60,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = ReplayConfig(args.dataset, str(Path(args.path).expanduser()), model=args.model, channels=args.channels,
                        threshold=args.threshold, bins=args.bins, groups=args.groups, align=args.align,
-                       hidden=args.hidden, c=args.c, task=args.task, split_kind=args.split_kind,
+                       hidden=args.hidden, c=args.c, readout=args.readout, task=args.task, split_kind=args.split_kind,
                        test_speaker=args.test_speaker, limit=args.limit, shard_size=args.shard_size, seed=args.seed)
     out = Path(args.out or f"replay-{args.dataset}")
     report = replay(cfg, workers=args.workers, scheduler=args.scheduler, out_dir=out,

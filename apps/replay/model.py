@@ -19,6 +19,7 @@ from pipeline.errors import ConfigError
 
 DATASETS = ("fsdd", "speech_commands", "keywords", "shd", "ssc")
 MODELS = ("counts", "lif")
+READOUTS = ("logistic", "online")
 TEST_SPLIT = {"fsdd": "test", "speech_commands": "test", "keywords": "test", "shd": "test", "ssc": "test"}
 
 
@@ -33,6 +34,8 @@ class ReplayConfig:
     the AGC from lifting background noise in pauses into spikes); bins, groups: feature time bins and
     channel groups (0 = per channel); normalize: counts per sample scaled to a fixed
     total; align: where the bins sit ("span", "activity", "quantile"); c: inverse regularisation of the logistic-regression readout;
+    readout: "logistic" (batch multinomial logistic regression) or "online" (a softmax layer
+    learned one sample at a time with the delta rule, network.readouts.OnlineSoftmaxReadout);
     hidden: LIF layer size; shard_size: samples per task; limit: first N samples of each
     split (0 = all); task/split_kind/test_speaker: data-set options; seed.
     """
@@ -48,6 +51,7 @@ class ReplayConfig:
     normalize: bool = True
     align: str = "quantile"
     c: float = 0.1
+    readout: str = "logistic"
     hidden: int = 256
     shard_size: int = 64
     limit: int = 0
@@ -63,6 +67,8 @@ class ReplayConfig:
             raise ConfigError(f"replay: dataset must be one of {DATASETS}, got {self.dataset!r}")
         if self.model not in MODELS:
             raise ConfigError(f"replay: model must be one of {MODELS}, got {self.model!r}")
+        if self.readout not in READOUTS:
+            raise ConfigError(f"replay: readout must be one of {READOUTS}, got {self.readout!r}")
         for name in ("channels", "bins", "shard_size", "hidden", "chunk_us"):
             if int(getattr(self, name)) <= 0:
                 raise ConfigError(f"replay: {name} must be > 0, got {getattr(self, name)!r}")

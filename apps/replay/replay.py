@@ -44,8 +44,14 @@ def merge(results: list[ShardResult]) -> dict[str, np.ndarray]:
             "span_us": np.concatenate([r.span_us for r in results])}
 
 
-def fit_readout(features: np.ndarray, labels: np.ndarray, c: float = 1.0) -> Any:
-    """Standardise, then multinomial logistic regression (deterministic lbfgs)."""
+def fit_readout(features: np.ndarray, labels: np.ndarray, c: float = 1.0, kind: str = "logistic",
+                seed: int = 0) -> Any:
+    """"logistic": standardise, then multinomial logistic regression (deterministic lbfgs);
+    "online": a softmax layer learned one sample at a time (5 seeded passes)."""
+    if kind == "online":
+        from network.readouts import OnlineSoftmaxReadout
+
+        return OnlineSoftmaxReadout(random_state=seed).fit(features, labels)
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -117,7 +123,7 @@ def replay(cfg: ReplayConfig, *, workers: int = 0, scheduler: str = "", out_dir:
 
     train, test = data["train"], data["test"]
     t0 = time.perf_counter()
-    readout = fit_readout(train["features"], train["labels"], cfg.c)
+    readout = fit_readout(train["features"], train["labels"], cfg.c, cfg.readout, cfg.seed)
     timing["fit_s"] = round(time.perf_counter() - t0, 3)
     predicted = readout.predict(test["features"]) if test["labels"].size else np.zeros(0, np.int64)
     result = scores(test["labels"], predicted.astype(np.int64), class_names)

@@ -19,6 +19,8 @@ from network.readouts.features import (
 from network.readouts.label_assignment import LabelAssignmentReadout
 from network.readouts.max_membrane import MaxMembraneReadout
 from network.readouts.model import ReadoutModel, load_readout, make_readout
+from network.readouts.online_softmax import OnlineSoftmaxReadout
 
-__all__ = ["FilteredTraces", "FirstSpikeTimes", "LabelAssignmentReadout", "MaxMembraneReadout", "ReadoutModel",
+__all__ = ["FilteredTraces", "FirstSpikeTimes", "LabelAssignmentReadout", "MaxMembraneReadout", "OnlineSoftmaxReadout",
+           "ReadoutModel",
            "SpikeCounts", "feature_from_spec", "load_readout", "make_readout", "samples_from_chunks"]

@@ -12,6 +12,7 @@ from network.readouts import (
     FirstSpikeTimes,
     LabelAssignmentReadout,
     MaxMembraneReadout,
+    OnlineSoftmaxReadout,
     ReadoutModel,
     SpikeCounts,
     load_readout,
@@ -61,7 +62,8 @@ def test_feature_values():
         SpikeCounts().fit(np.zeros((3, 4)))
 
 
-@pytest.mark.parametrize("estimator", [LabelAssignmentReadout(), MaxMembraneReadout(random_state=0)],
+@pytest.mark.parametrize("estimator", [LabelAssignmentReadout(), MaxMembraneReadout(random_state=0),
+                                       OnlineSoftmaxReadout(random_state=0)],
                          ids=lambda e: type(e).__name__)
 def test_check_estimator(estimator):
     failures = [r for r in check_estimator(estimator, on_fail=None) if r["status"] == "failed"]

@@ -46,6 +46,13 @@ def test_fsdd_accuracy_floor_and_resume(tmp_path):
     assert again["test_predictions"] == first["test_predictions"]
 
 
+def test_fsdd_online_readout_learns_one_sample_at_a_time(tmp_path):
+    cfg = ReplayConfig("fsdd", FSDD, limit=500, shard_size=250, readout="online")
+    report = replay(cfg, out_dir=tmp_path)
+    assert report["config"]["readout"] == "online"
+    assert report["accuracy"] >= 0.85  # full train split: 0.968
+
+
 @pytest.fixture(scope="module")
 def cluster():
     distributed = pytest.importorskip("distributed")

@@ -2,46 +2,126 @@
 
 `PacketWalker` walks the packet headers of an AEDAT 4 file (int32 stream id, int32 size)
 from a position on, skips (and counts) other streams' packets, and hands back the chosen
-stream's payloads decompressed, in file order. With `threads` > 0 it decompresses the
-next few packets on a small thread pool while the caller decodes the current one: LZ4
-and Zstd release the GIL, and decompression is most of the decode time, so this is what
-lets the reader keep up with dv-processing's C++ reader. The pool belongs to the walker,
-is created on the first packet and shut down by `close()`; errors (a bad header, a packet
-that does not decompress) still surface in file order, after every packet before them.
+stream's payloads decompressed, in file order, reading the file in 1 MiB chunks.
+
+LZ4 (dv's default) is decompressed by `Lz4Frames`: LZ4F_decompress of the liblz4 that the
+python-lz4 wheel bundles (or the system's), called through ctypes with one reused
+context into one reused buffer. `lz4.frame.decompress` makes a context and a buffer per
+call, keeps a copy of each block's history and copies the result into a new bytes
+object: for dv's packets of 10,000 events that was half of the whole decode. Where the
+library does not export LZ4F_* (another build of python-lz4), `lz4.frame.decompress` is
+used; both are tested to agree.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import struct
-import threading
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+
+import numpy as np
 
 from pipeline.errors import FormatError
 
 CHUNK_BYTES = 1 << 20
+_LZ4F_VERSION = 100
+_LZ4_MAX_RATIO = 255  # an LZ4 sequence can expand at most ~255-fold: bound for a bad frame
 
 
-def decompressor(code: int) -> Callable[[bytes], bytes]:
-    """bytes -> bytes for the file's compression code (imports the codec lazily)."""
-    if code == 0:
-        return bytes
+class _Lz4Options(ctypes.Structure):
+    _fields_ = [("stableDst", ctypes.c_uint), ("skipChecksums", ctypes.c_uint),
+                ("reserved1", ctypes.c_uint), ("reserved0", ctypes.c_uint)]
+
+
+class Lz4Frames:
+    """One LZ4 frame at a time into a reused buffer: `__call__(data)` returns a uint8 view
+    that stays valid until the next call. `load()` is None where no liblz4 is found."""
+
+    def __init__(self, lib: ctypes.CDLL) -> None:
+        self._lib = lib
+        self._context = ctypes.c_void_p()
+        self._check(lib.LZ4F_createDecompressionContext(ctypes.byref(self._context), _LZ4F_VERSION))
+        self._out = np.empty(CHUNK_BYTES, dtype=np.uint8)
+        self._options = _Lz4Options(1, 0, 0, 0)  # stableDst: the whole frame decodes into one buffer
+        self._dst_size, self._src_size = ctypes.c_size_t(), ctypes.c_size_t()
+
+    @classmethod
+    def load(cls) -> Lz4Frames | None:
+        import lz4.frame
+
+        for name in (lz4.frame._frame.__file__, ctypes.util.find_library("lz4")):
+            if not name:
+                continue
+            try:
+                lib = ctypes.CDLL(name)
+                size_p = ctypes.POINTER(ctypes.c_size_t)
+                lib.LZ4F_createDecompressionContext.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_uint]
+                lib.LZ4F_createDecompressionContext.restype = ctypes.c_size_t
+                lib.LZ4F_freeDecompressionContext.argtypes = [ctypes.c_void_p]
+                lib.LZ4F_freeDecompressionContext.restype = ctypes.c_size_t
+                lib.LZ4F_resetDecompressionContext.argtypes = [ctypes.c_void_p]
+                lib.LZ4F_resetDecompressionContext.restype = None
+                lib.LZ4F_decompress.argtypes = [ctypes.c_void_p, ctypes.c_void_p, size_p, ctypes.c_void_p, size_p,
+                                                ctypes.POINTER(_Lz4Options)]
+                lib.LZ4F_decompress.restype = ctypes.c_size_t
+                lib.LZ4F_isError.argtypes = [ctypes.c_size_t]
+                lib.LZ4F_isError.restype = ctypes.c_uint
+                lib.LZ4F_getErrorName.argtypes = [ctypes.c_size_t]
+                lib.LZ4F_getErrorName.restype = ctypes.c_char_p
+                return cls(lib)
+            except (OSError, AttributeError):
+                continue
+        return None
+
+    def _check(self, code: int) -> int:
+        if self._lib.LZ4F_isError(code):
+            raise RuntimeError(f"LZ4F error {self._lib.LZ4F_getErrorName(code).decode()}")
+        return code
+
+    def __call__(self, data) -> np.ndarray:
+        src = np.frombuffer(data, dtype=np.uint8)
+        address = src.__array_interface__["data"][0]
+        while True:
+            self._lib.LZ4F_resetDecompressionContext(self._context)
+            self._dst_size.value, self._src_size.value = self._out.shape[0], src.shape[0]
+            left = self._check(self._lib.LZ4F_decompress(
+                self._context, self._out.__array_interface__["data"][0], ctypes.byref(self._dst_size),
+                address, ctypes.byref(self._src_size), ctypes.byref(self._options)))
+            if left == 0:
+                return self._out[: self._dst_size.value]
+            if self._dst_size.value < self._out.shape[0]:  # the input ran out first
+                raise RuntimeError(f"LZ4 frame incomplete ({left} more bytes expected)")
+            if self._out.shape[0] > _LZ4_MAX_RATIO * src.shape[0] + CHUNK_BYTES:
+                raise RuntimeError("LZ4 frame decompresses beyond any valid size")
+            self._out = np.empty(2 * self._out.shape[0], dtype=np.uint8)  # a larger packet: grow, redo
+
+    def close(self) -> None:
+        if self._context:
+            self._lib.LZ4F_freeDecompressionContext(self._context)
+            self._context = ctypes.c_void_p()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: ctypes may be gone; the OS frees the context
+            pass
+
+
+def decompressor(code: int, fast: bool = True) -> Callable:
+    """data -> decompressed bytes (or a uint8 view valid until the next call) for the
+    file's compression code; `fast=False` keeps to python-lz4's own call."""
     if code in (1, 2):
         import lz4.frame
 
-        return lz4.frame.decompress
+        frames = Lz4Frames.load() if fast else None
+        return frames if frames is not None else lz4.frame.decompress
     if code in (3, 4):
         import zstandard
 
-        # one context per thread (a zstandard context must not be used by two threads at
-        # once), reused: making one per packet costs more than decompressing a small packet
-        local = threading.local()
+        context = zstandard.ZstdDecompressor()  # reused: one per packet costs more than a small packet
 
-        def unzstd(data: bytes) -> bytes:
-            context = getattr(local, "context", None)
-            if context is None:
-                context = local.context = zstandard.ZstdDecompressor()
+        def unzstd(data) -> bytes:
             # decompressobj copes with frames that do not record their content size
             return context.decompressobj().decompress(data)
 
@@ -68,105 +148,71 @@ class PacketWalker:
 
     Parameters: file (open binary file), error(offset, what) -> FormatError, data_end
     (first byte after the packets), stream_id, declared (every stream id the header
-    lists), decompress (bytes -> bytes, or None for uncompressed files), counters (the
-    reader's dict: `other_stream_packets` counts packets as they are walked, which with
-    threads may run a few packets ahead of the events handed out), threads (0: decompress
-    in the caller's thread).
+    lists), decompress (from `decompressor`, or None for uncompressed files), counters
+    (the reader's dict; `other_stream_packets` counts the packets skipped).
     """
 
     def __init__(self, file, error: Callable[[int, str], FormatError], data_end: int, stream_id: int,
-                 declared: set[int], decompress: Callable[[bytes], bytes] | None, counters: dict,
-                 threads: int = 0) -> None:
+                 declared: set[int], decompress: Callable | None, counters: dict) -> None:
         self.file, self.error, self.data_end = file, error, data_end
         self.stream_id, self.declared, self.counters = stream_id, declared, counters
         self.decompress = decompress
-        self.threads = threads if decompress is not None else 0
-        self.ahead = 2 * self.threads + 1
-        self._pool: ThreadPoolExecutor | None = None
-        self._queue: deque[tuple[int, object]] = deque()
+        self._chunk, self._chunk_at, self._chunk_len = np.empty(0, dtype=np.uint8), 0, 0
         self._scan = data_end
-        self._chunk, self._chunk_at = memoryview(b""), 0
-        self._ended = True
 
     def restart(self, pos: int) -> None:
         """Walk from file offset `pos` (a packet header) on."""
-        for _, item in self._queue:
-            if isinstance(item, Future):
-                item.cancel()
-        self._queue.clear()
-        self._scan, self._ended = pos, False
+        self._scan = pos
 
-    def next(self) -> tuple[int, bytes] | None:
-        """(file offset of the payload, decompressed payload) of the next packet, or None."""
-        if not self._queue:
-            self._walk(1)
-        if not self._queue:
-            return None
-        at, item = self._queue.popleft()
-        if isinstance(item, FormatError):
-            self._queue.clear()
-            raise item
-        if self.threads:
-            self._walk(self.ahead)  # keep the pool busy while the caller decodes this one
-        try:
-            if isinstance(item, Future):
-                return at, item.result()
-            return at, self.decompress(item) if self.decompress is not None else item
-        except Exception as exc:
-            self.restart(self.data_end)
-            raise self.error(at, f"packet decompression failed ({type(exc).__name__}: {exc})") from None
-
-    def close(self) -> None:
-        self.restart(self.data_end)
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
-
-    def _bytes(self, at: int, n: int) -> memoryview:
-        """File bytes [at, at + n): a view into the current read-ahead chunk, read anew
-        (CHUNK_BYTES, or the packet if larger) when outside it. One read per chunk rather
-        than two per packet; memory stays one chunk (plus packets still queued)."""
-        k = at - self._chunk_at
-        if 0 <= k and k + n <= len(self._chunk):
-            return self._chunk[k : k + n]
-        self.file.seek(at)
-        self._chunk = memoryview(self.file.read(min(max(n, CHUNK_BYTES), self.data_end - at)))
-        self._chunk_at = at
-        if len(self._chunk) < n:  # data_end was checked against the size at open
-            raise self.error(at, f"file shrank while being read ({len(self._chunk)} of {n} bytes)")
-        return self._chunk[:n]
-
-    def _walk(self, depth: int) -> None:
-        """Queue packets of the stream until `depth` are queued or the data ends."""
-        while len(self._queue) < depth and not self._ended:
+    def next(self):
+        """(file offset of the payload, decompressed payload) of the next packet, or None.
+        The payload may be a view that the next call overwrites."""
+        while True:
             at = self._scan
             if at >= self.data_end:
-                self._ended = True
-                return
-            problem = None
+                return None
             if at + 8 > self.data_end:
-                problem = (at, f"file ends inside a packet header ({self.data_end - at} of 8 bytes)")
-            else:
-                stream_id, size = struct.unpack("<ii", self._bytes(at, 8))
-                if size <= 0 or at + 8 + size > self.data_end:
-                    problem = (at, f"packet of stream {stream_id} claims {size} bytes, "
-                                   f"{self.data_end - at - 8} remain (file cut mid-packet?)")
-                elif stream_id not in self.declared:
-                    # a flipped header word, not a stream to skip: skipping would drop data silently
-                    problem = (at, f"packet of stream {stream_id}, which the header does not declare "
-                                   f"(streams {sorted(self.declared)})")
-            if problem is not None:
-                self._queue.append((problem[0], self.error(*problem)))
-                self._ended = True
-                return
+                raise self.error(at, f"file ends inside a packet header ({self.data_end - at} of 8 bytes)")
+            stream_id, size = struct.unpack("<ii", self._bytes(at, 8).tobytes())
+            if size <= 0 or at + 8 + size > self.data_end:
+                raise self.error(at, f"packet of stream {stream_id} claims {size} bytes, "
+                                     f"{self.data_end - at - 8} remain (file cut mid-packet?)")
+            if stream_id not in self.declared:
+                # a flipped header word, not a stream to skip: skipping would drop data silently
+                raise self.error(at, f"packet of stream {stream_id}, which the header does not declare "
+                                     f"(streams {sorted(self.declared)})")
             self._scan = at + 8 + size
             if stream_id != self.stream_id:
                 self.counters["other_stream_packets"] += 1
                 continue
             payload = self._bytes(at + 8, size)
-            if self.threads:
-                if self._pool is None:
-                    self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="aedat4-lz")
-                self._queue.append((at + 8, self._pool.submit(self.decompress, payload)))
-            else:
-                self._queue.append((at + 8, payload))
+            if self.decompress is None:
+                return at + 8, payload
+            try:
+                return at + 8, self.decompress(payload)
+            except Exception as exc:
+                self._scan = self.data_end
+                raise self.error(at + 8, f"packet decompression failed ({type(exc).__name__}: {exc})") from None
+
+    def close(self) -> None:
+        close = getattr(self.decompress, "close", None)
+        if close is not None:
+            close()
+
+    def _bytes(self, at: int, n: int) -> np.ndarray:
+        """File bytes [at, at + n): a view into the chunk buffer, refilled (CHUNK_BYTES, or the
+        packet if larger) when outside it. One read per chunk rather than two per packet,
+        into the same buffer every time (a fresh 1 MiB buffer per read costs page faults);
+        a view is only valid until the next call, which is how `next` uses it."""
+        k = at - self._chunk_at
+        if 0 <= k and k + n <= self._chunk_len:
+            return self._chunk[k : k + n]
+        want = min(max(n, CHUNK_BYTES), self.data_end - at)
+        if want > self._chunk.shape[0]:
+            self._chunk = np.empty(want, dtype=np.uint8)
+        self.file.seek(at)
+        self._chunk_len = self.file.readinto(memoryview(self._chunk)[:want])
+        self._chunk_at = at
+        if self._chunk_len < n:  # data_end was checked against the size at open
+            raise self.error(at, f"file shrank while being read ({self._chunk_len} of {n} bytes)")
+        return self._chunk[:n]

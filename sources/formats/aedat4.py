@@ -61,8 +61,6 @@ class Aedat4Reader(BlockStreamReader):
 
     Parameters: path; stream: the stream's name (`originalOutputName`, e.g. "events") or
     id; default: the first stream of type EVTS. width/height override the info node.
-    threads: decompression threads working ahead of the decoder (0: none; see
-    `_aedat4_packets.PacketWalker`), shut down by `close()`.
     """
 
     format: ClassVar[str] = "aedat4"
@@ -73,11 +71,8 @@ class Aedat4Reader(BlockStreamReader):
         return head.startswith(MAGIC)
 
     def __init__(self, path, stream: str | int | None = None, width: int | None = None,
-                 height: int | None = None, threads: int = 1) -> None:
+                 height: int | None = None) -> None:
         self.path = os.fspath(path)
-        if int(threads) < 0:
-            raise ValueError(f"AEDAT4 reader: threads must be >= 0, got {threads}")
-        self._threads = int(threads)
         self.counters = {"packets": 0, "other_stream_packets": 0}
         self._file = open(self.path, "rb")
         try:
@@ -145,7 +140,7 @@ class Aedat4Reader(BlockStreamReader):
                 warnings.warn(f"{self.path}: ignoring an undecodable file data table ({exc})", stacklevel=3)
                 self.counters["bad_data_table"] = 1
         self._walker = PacketWalker(f, self._error, self._data_end, self._stream_id, self._declared,
-                                    decompress, self.counters, threads=self._threads)
+                                    decompress, self.counters)
         self._walker.restart(self._data_start)
         self._carry: np.ndarray | None = None  # the rest of a packet that overflowed a block
         self._last_t = np.iinfo(np.int64).min
@@ -201,7 +196,7 @@ class Aedat4Reader(BlockStreamReader):
                 return None, False
             at, data = packet
             self.counters["packets"] += 1
-            buf = np.frombuffer(data, dtype=np.uint8)
+            buf = data if isinstance(data, np.ndarray) else np.frombuffer(data, dtype=np.uint8)
             capacity = buf.shape[0] // 16  # an upper bound of the packet's events
             direct = room is not None and room.shape[0] >= capacity
             out = room if direct else np.empty(capacity, dtype=EVENT_DTYPE)
@@ -214,7 +209,7 @@ class Aedat4Reader(BlockStreamReader):
                 self._last_t = int(out["t"][n - 1])
                 return out[:n], direct
 
-    def _decode_slow(self, data: bytes, offset: int) -> np.ndarray:
+    def _decode_slow(self, data, offset: int) -> np.ndarray:
         """One EventPacket walked in Python: the fault's precise message, or the events
         of a packet laid out unlike dv's writers (e.g. events not 8-aligned)."""
         from sources.formats._aedat4_flatbuffer import EVENT_RECORD, FlatbufferError, event_elements

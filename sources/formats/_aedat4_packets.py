@@ -194,6 +194,12 @@ class PacketWalker:
                 self._scan = self.data_end
                 raise self.error(at + 8, f"packet decompression failed ({type(exc).__name__}: {exc})") from None
 
+    def header_is(self, at: int, stream_id: int, size: int) -> bool:
+        """Whether a packet header (stream_id, size) starts at file offset `at`."""
+        if not (0 <= at and at + 8 + max(size, 0) <= self.data_end):
+            return False
+        return struct.unpack("<ii", self._bytes(at, 8).tobytes()) == (stream_id, size)
+
     def close(self) -> None:
         close = getattr(self.decompress, "close", None)
         if close is not None:

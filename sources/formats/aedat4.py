@@ -242,12 +242,20 @@ class Aedat4Reader(BlockStreamReader):
         if before.shape[0]:
             # packets of one stream are stored in time order: skip every one ending before t
             later = rows[rows["byte_offset"] > before["byte_offset"].max()]
-            if later.shape[0]:
-                # a row's byte_offset points at the packet's payload, past its 8-byte header
-                self._walker.restart(int(later["byte_offset"].min()) - 8)
-                self._last_t = int(before["t_end"].max())
-            else:
+            if not later.shape[0]:
                 self._walker.restart(self._data_end)
+                return
+            row = later[np.argmin(later["byte_offset"])]
+            # a row's byte_offset points at the packet's payload, past its 8-byte header
+            at = int(row["byte_offset"]) - 8
+            if not self._walker.header_is(at, int(row["stream_id"]), int(row["size"])):
+                warnings.warn(f"{self.path}: the file data table points at byte {at}, where no such packet "
+                              "starts; seeking by reading from the start", stacklevel=4)
+                self.counters["bad_data_table"] = 1
+                self._table = None
+                return
+            self._walker.restart(at)
+            self._last_t = int(before["t_end"].max())
 
     def info(self) -> FileInfo:
         count = t_first = t_last = None

@@ -352,6 +352,29 @@ def test_damaged_data_table_is_only_an_index(tmp_path, small):
         assert_same(reader.read_all(), events)
 
 
+def test_data_table_pointing_elsewhere_falls_back_to_a_scan(tmp_path):
+    events = random_events(np.random.default_rng(20), 3_000, 346, 260)
+    path = tmp_path / "good.aedat4"
+    write_aedat4(path, events, 346, 260, compression="none", packet_events=500)
+    with Aedat4Reader(path) as reader:
+        table_pos = reader._data_end
+        rows = reader._table
+    data = bytearray(path.read_bytes())
+    # the 4th row's byte_offset (uncompressed table: rows start at a fixed place) moved by 16
+    body = np.frombuffer(bytes(data[table_pos:]), dtype=np.uint8)
+    where = table_pos + int(np.flatnonzero(np.lib.stride_tricks.sliding_window_view(body, 8).dot(
+        256 ** np.arange(8, dtype=np.uint64)) == rows["byte_offset"][3])[0])
+    data[where : where + 8] = struct.pack("<q", int(rows["byte_offset"][3]) + 16)
+    bad = tmp_path / "moved.aedat4"
+    bad.write_bytes(bytes(data))
+    t = int(rows["t_end"][2]) + 1  # lands on the 4th packet
+    with Aedat4Reader(bad) as reader:
+        with pytest.warns(UserWarning, match="no such packet starts; seeking by reading from the start"):
+            reader.seek(t)
+        assert_same(reader.read_all(), events[events["t"] >= t])
+        assert reader.counters["bad_data_table"] == 1
+
+
 def test_corrupt_packet_size_and_flatbuffer(tmp_path, small):
     path, _, offsets, _ = small
     good = path.read_bytes()

@@ -164,6 +164,11 @@ class PacketWalker:
         """Walk from file offset `pos` (a packet header) on."""
         self._scan = pos
 
+    @property
+    def position(self) -> int:
+        """File offset of the next packet header."""
+        return self._scan
+
     def next(self):
         """(file offset of the payload, decompressed payload) of the next packet, or None.
         The payload may be a view that the next call overwrites."""

@@ -13,13 +13,13 @@ from __future__ import annotations
 import os
 import struct
 import warnings
-import xml.etree.ElementTree as ET
 from typing import ClassVar
 
 import numpy as np
 
 from pipeline.errors import FormatError
 from pipeline.events import EVENT_DTYPE, as_events, empty_events
+from sources.formats._aedat4_info import InfoError, info_xml, parse_streams
 from sources.formats._aedat4_packets import PacketWalker, compressor, decompressor
 from sources.formats._aedat_stream import BlockStreamReader, format_error
 from sources.formats.base import FileInfo
@@ -28,32 +28,6 @@ MAGIC = b"#!AER-DAT4.0\r\n"
 _KIND = "AEDAT4"
 _MAX_BLOCK_EVENTS = 1 << 20  # a block's size cap (13 MiB): read(huge) must not allocate huge
 _BAD = {1: "event coordinate outside the {w}x{h} sensor", 2: "time goes backwards", 3: "polarity byte not 0/1"}
-
-
-def _streams(info: str) -> list[dict]:
-    """The outInfo streams of a DV info node: id, name, type, and the info attributes."""
-    root = ET.fromstring(info)
-    out = []
-    for node in root.iter("node"):
-        if not node.get("path", "").rstrip("/").split("/")[-2:-1] == ["outInfo"]:
-            continue
-        try:
-            stream_id = int(node.get("name", ""))
-        except ValueError:
-            continue
-        attrs = {a.get("key"): a.text for a in node.findall("attr")}
-        stream = {
-            "id": stream_id,
-            "name": attrs.get("originalOutputName") or str(stream_id),
-            "type": attrs.get("typeIdentifier"),
-            "compression": attrs.get("compression"),
-        }
-        for sub in node.findall("node"):
-            if sub.get("name") == "info":
-                for a in sub.findall("attr"):
-                    stream[a.get("key")] = a.text
-        out.append(stream)
-    return out
 
 
 class Aedat4Reader(BlockStreamReader):
@@ -110,8 +84,8 @@ class Aedat4Reader(BlockStreamReader):
         self._compression = code
         decompress = decompressor(code) if code else None
         try:
-            streams = _streams(info)
-        except ET.ParseError as exc:
+            streams = parse_streams(info)
+        except InfoError as exc:
             raise self._error(start, f"IOHeader info node is not XML ({exc})") from None
         self._all_streams = streams
         chosen = self._choose(streams, stream)
@@ -160,10 +134,34 @@ class Aedat4Reader(BlockStreamReader):
         raise FormatError(f"{self.path}: no stream named {wanted!r}; streams: {names}")
 
     # decoding ---------------------------------------------------------------------
-    def _next_block(self, want: int) -> np.ndarray | None:
+    def read_all(self) -> np.ndarray:
+        """Every remaining event. With a data table the packets decode into one array of
+        the size it gives (joining 1 M-event blocks would copy the whole file once more)."""
+        ahead = self._events_ahead()
+        if not ahead:
+            return super().read_all()
+        parts = [self._pending.take(self._pending.count), self._next_block(ahead, cap=ahead), super().read_all()]
+        parts = [part for part in parts if part is not None and part.shape[0]]
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate([part.view(np.uint8) for part in parts]).view(EVENT_DTYPE) if parts else empty_events()
+
+    def _events_ahead(self) -> int:
+        """Events of the stream the data table lists from the walker's position on (plus a
+        carried packet rest); 0 where there is no table or it is implausible."""
+        if self._table is None or self._done:
+            return 0
+        pos = self._walker.position
+        rows = self._table[(self._table["stream_id"] == self._stream_id) & (self._table["byte_offset"] - 8 >= pos)]
+        ahead = int(rows["num_elements"].sum()) + (self._carry.shape[0] if self._carry is not None else 0)
+        # a damaged table must not make us allocate: events take >= 1 file byte each (LZ4
+        # and Zstd shrink dv's 16-byte events 2-5 times)
+        return ahead if 0 < ahead <= self._data_end - pos + 1 else 0
+
+    def _next_block(self, want: int, cap: int = _MAX_BLOCK_EVENTS) -> np.ndarray | None:
         # Packets decode straight into one block of `want` events (dv writes ~10,000 per
         # packet), so read(n) hands the block out without the copy that joining packets costs.
-        want = min(want, _MAX_BLOCK_EVENTS)
+        want = min(want, cap)
         carry, self._carry = self._carry, None
         if want <= 0:
             return carry if carry is not None else self._packet(None)[0]
@@ -281,30 +279,6 @@ class Aedat4Reader(BlockStreamReader):
         self._file.close()
 
 
-def _info_xml(streams: list[tuple[int, str, int, int, str]], compression: str) -> str:
-    """A DV info node listing event streams: (id, name, width, height, source)."""
-    parts = ['<dv version="2.0">', '    <node name="outInfo" path="/mainloop/Recorder/outInfo/">']
-    for stream_id, name, width, height, source in streams:
-        base = f"/mainloop/Recorder/outInfo/{stream_id}/"
-        parts += [
-            f'        <node name="{stream_id}" path="{base}">',
-            f'            <attr key="compression" type="string">{compression}</attr>',
-            '            <attr key="originalModuleName" type="string">spikestream</attr>',
-            f'            <attr key="originalOutputName" type="string">{name}</attr>',
-            '            <attr key="typeDescription" type="string">Array of events (polarity ON/OFF).</attr>',
-            '            <attr key="typeIdentifier" type="string">EVTS</attr>',
-            f'            <node name="info" path="{base}info/">',
-            f'                <attr key="sizeX" type="int">{width}</attr>',
-            f'                <attr key="sizeY" type="int">{height}</attr>',
-            f'                <attr key="source" type="string">{source}</attr>',
-            '                <attr key="tsOffset" type="long">0</attr>',
-            "            </node>",
-            "        </node>",
-        ]
-    parts += ["    </node>", "</dv>", ""]
-    return "\n".join(parts)
-
-
 class Aedat4Writer:
     """Streaming AEDAT 4 writer of one polarity-event stream (dv-runtime's layout).
 
@@ -333,7 +307,7 @@ class Aedat4Writer:
         self._code = COMPRESSION_CODES[compression]
         self._compress = compressor(self._code)
         tag = {"none": "NONE", "lz4": "LZ4", "lz4_high": "LZ4_HIGH", "zstd": "ZSTD", "zstd_high": "ZSTD_HIGH"}
-        header = build_io_header(self._code, -1, _info_xml([(0, stream_name, width, height, source)],
+        header = build_io_header(self._code, -1, info_xml([(0, stream_name, width, height, source)],
                                                               tag[compression]))
         self._file = open(self.path, "wb")
         self._file.write(MAGIC + header)

@@ -262,6 +262,21 @@ def test_read_pattern_and_packet_size_invariance(tmp_path, packet_events):
         assert reader.counters["packets"] == -(-20_000 // packet_events)
 
 
+def test_read_all_after_partial_reads_and_with_a_miscounting_table(tmp_path):
+    events = random_events(np.random.default_rng(21), 30_000, 346, 260)
+    path = tmp_path / "rest.aedat4"
+    write_aedat4(path, events, 346, 260, compression="none", packet_events=1_000)
+    with Aedat4Reader(path) as reader:
+        head = reader.read(12_345)  # leaves the rest of a packet carried over
+        until = reader.read_until(int(events["t"][20_000]))
+        assert_same(np.concatenate([head, until, reader.read_all()]), events)
+        assert reader.read_all().shape[0] == 0
+    for factor in (0.5, 3.0):  # the table's element counts are only a size hint
+        with Aedat4Reader(path) as reader:
+            reader._table["num_elements"] = (reader._table["num_elements"] * factor).astype(np.int64)
+            assert_same(reader.read_all(), events)
+
+
 def test_lz4_through_liblz4_equals_python_lz4(tmp_path, monkeypatch):
     """The ctypes LZ4F path (reused context and buffer) and lz4.frame.decompress agree,
     on dv's files and on packets larger than the path's first buffer (it grows)."""

@@ -270,6 +270,7 @@ class _StageHost:
             self._pump()
         self._linger()
         if isinstance(self.stage, Sink):
+            self._beat(grace_s=STARTUP_GRACE_S)  # closing may write a large file in one go
             self.stage.close()
         summary = {"type": "done", "metrics": self._metrics(), "result": self.stage.result()}
         if self.plan.control is None:  # started by hand: the summary goes to stdout
@@ -315,6 +316,10 @@ class _StageHost:
             if not poller.poll(int(self.heartbeat_s * 1000)):
                 continue
             frames = self.pull.recv_multipart(copy=False)
+            if not warm:
+                # before decoding: the first message loads (or compiles) the wire kernels and
+                # the stage's own, which can take longer than the heartbeat timeout
+                self._beat(grace_s=STARTUP_GRACE_S)
             metrics = self.driver.metrics
             try:
                 chunk, sent_ns = decode(frames, self.limits)
@@ -335,8 +340,6 @@ class _StageHost:
                 metrics.drops += chunk.seq - want
             metrics.add_latency((time.time_ns() - sent_ns) / 1e6)
             self.expected[chunk.stream] = chunk.seq + 1
-            if not warm:
-                self._beat(grace_s=STARTUP_GRACE_S)  # the first chunk may compile kernels
             try:
                 outputs = self.driver.feed(chunk.stream, chunk)
             except ChunkError as exc:

@@ -15,15 +15,19 @@ threshold of step k + d). Projections with one delay of 0 steps (pj_delay == 0) 
 straight into the currents (state rows 1, 2) after this step's update, which is the same
 thing without the round trip through memory; use_ring tells the neuron updates whether
 any projection uses the ring at all. Linear populations whose constants are the same for
-every neuron (pop_uniform) run the scalar fast path with pop_coef[p].
+every neuron (pop_uniform) run the scalar fast path with pop_coef[p] (_linear_uniform.py).
 Work per step: one pass over the neurons plus one pass over the synapses of the neurons
-that spiked (event-driven), never over all synapses.
+that spiked (event-driven), never over all synapses. As soon as a population has updated,
+the rows of its spikes are prefetched, so that their cache misses overlap the next
+population's update instead of stalling the propagation loop one row at a time.
 """
 
 import numpy as np
 from numba import njit
 
-from network._neurons import update_hodgkin_huxley, update_izhikevich, update_linear, update_linear_uniform
+from network._linear_uniform import emit_spikes, pass_adaptive, pass_lif, pass_lif_input
+from network._neurons import update_hodgkin_huxley, update_izhikevich, update_linear
+from network._propagate import add_row, add_row_delayed, prefetch
 from network.learning._kernels import apply_plasticity
 
 # counters[] slots
@@ -40,15 +44,21 @@ def run_steps(k0, k1, dt_ms, learning,
               in_ptr, in_neuron, teach_ptr, teach_neuron, mod_step, mod_value, modulator,
               rec_flag, n_rec_max, rec_step, rec_neuron, counters,
               mon_neuron, mon_var, mon_every, mon_buf,
-              spikes, local, teach_local, pos_lo, pos_hi):
+              spikes, local, teach_local, pos_lo, pos_hi, flags):
     """Advance steps k0 .. k1-1; stop early (returning the step reached) when the spike
     record or the monitor buffer could overflow in the next step. Returns the next step."""
     n_pop = pop_offset.shape[0]
     n_proj = pj_pre.shape[0]
     depth = ring.shape[0]
+    n = state.shape[1]
     rec_cap = rec_step.shape[0]
     mon_cap = mon_buf.shape[0]
     n_mon = mon_neuron.shape[0]
+    # views made once per call, not per step: each view of a shared buffer costs an atomic
+    # reference-count update, which at a few microseconds per step was ~10% of the step
+    words = flags.view(np.uint64)
+    pending = ring.reshape(depth * 2 * n)
+    v_row, ie_row, ii_row, last_row, theta_row = state[0], state[1], state[2], state[3], state[4]
     for k in range(k0, k1):
         e_lo = in_ptr[k - k0]
         e_hi = in_ptr[k - k0 + 1]
@@ -56,11 +66,11 @@ def run_steps(k0, k1, dt_ms, learning,
             return k
         if n_mon > 0 and k % mon_every == 0 and counters[MON_ROWS] >= mon_cap:
             return k
-        # the input delivered for this step (ring slot) is added by the neuron updates,
-        # which clear the slot; monitors sample the currents with it included
+        # the input delivered for this step (ring slot, flat at in_e / in_i) is added by the
+        # neuron updates, which clear the slot; monitors sample the currents with it included
         slot = k % depth
-        ring_e = ring[slot, 0]
-        ring_i = ring[slot, 1]
+        in_e = slot * 2 * n
+        in_i = in_e + n
         if n_mon > 0 and k % mon_every == 0:
             row = counters[MON_ROWS]
             for c in range(n_mon):
@@ -68,9 +78,9 @@ def run_steps(k0, k1, dt_ms, learning,
                 nrn = mon_neuron[c]
                 value = state[var, nrn]
                 if var == 1:
-                    value += ring_e[nrn]
+                    value += pending[in_e + nrn]
                 elif var == 2:
-                    value += ring_i[nrn]
+                    value += pending[in_i + nrn]
                 mon_buf[row, c] = value
             counters[MON_ROWS] = row + 1
         while counters[MOD_CURSOR] < mod_step.shape[0] and mod_step[counters[MOD_CURSOR]] <= k:
@@ -89,16 +99,35 @@ def run_steps(k0, k1, dt_ms, learning,
                     state[3, in_neuron[e]] = k
                     n_spk += 1
             elif model == 1 and pop_uniform[p]:
-                n_spk = update_linear_uniform(lo, hi, k, state, pop_coef[p], spikes, n_spk, ring_e, ring_i,
-                                              use_ring)
+                if pop_coef[p, 10] != 1.0 or pop_coef[p, 11] != 0.0:  # adaptive threshold
+                    crossed = pass_adaptive(lo, hi, k, v_row, ie_row, ii_row, last_row, theta_row, pop_coef, p,
+                                            pending, in_e, in_i, flags)
+                elif use_ring:
+                    crossed = pass_lif_input(lo, hi, k, v_row, ie_row, ii_row, last_row, pop_coef, p, pending,
+                                             in_e, in_i, flags)
+                else:
+                    crossed = pass_lif(lo, hi, k, v_row, ie_row, ii_row, last_row, pop_coef, p, flags)
+                n_spk = emit_spikes(lo, hi, k, v_row, last_row, theta_row, pop_coef, p, crossed, flags, words,
+                                    spikes, n_spk)
             elif model == 1:
-                n_spk = update_linear(lo, hi, k, state, coef, spikes, n_spk, ring_e, ring_i)
+                n_spk = update_linear(lo, hi, k, state, coef, spikes, n_spk, ring[slot, 0], ring[slot, 1])
             elif model == 2:
-                n_spk = update_izhikevich(lo, hi, k, state, coef, spikes, n_spk, ring_e, ring_i)
+                n_spk = update_izhikevich(lo, hi, k, state, coef, spikes, n_spk, ring[slot, 0], ring[slot, 1])
             elif model == 3:
-                n_spk = update_hodgkin_huxley(lo, hi, k, state, coef, spikes, n_spk, ring_e, ring_i, dt_ms)
+                n_spk = update_hodgkin_huxley(lo, hi, k, state, coef, spikes, n_spk, ring[slot, 0], ring[slot, 1],
+                                              dt_ms)
             pos_lo[p] = start
             pos_hi[p] = n_spk
+            # start loading the rows of this population's spikes while the next ones update
+            for j in range(n_proj):
+                if pj_pre[j] == p:
+                    ip = pj_indptr_off[j]
+                    so = pj_syn_off[j]
+                    for a in range(start, n_spk):
+                        s_lo = so + indptr[ip + spikes[a] - lo]
+                        prefetch(indices, s_lo)
+                        prefetch(weights, s_lo)
+                        prefetch(weights, s_lo + 8)
             for a in range(start, n_spk):
                 local[a] = spikes[a] - lo
                 if rec_flag[spikes[a]]:
@@ -139,6 +168,7 @@ def run_steps(k0, k1, dt_ms, learning,
                                  post_traces[pj_post_trace_off[j]:pj_post_trace_off[j] + n_post],
                                  eligibility[ps:ps + n_syn], modulator[0], teach_local, n_teach)
         # event-driven propagation into the currents or the ring buffer
+        next_slot = (k + 1) % depth
         for j in range(n_proj):
             pre = pj_pre[j]
             a_lo = pos_lo[pre]
@@ -150,22 +180,22 @@ def run_steps(k0, k1, dt_ms, learning,
             ip = pj_indptr_off[j]
             so = pj_syn_off[j]
             uniform = pj_delay[j]
-            target = state[1 + r]  # delay 0: straight into the current
-            if uniform > 0:
-                target = ring[(k + 1 + uniform) % depth, r]
             n_events = 0
             for a in range(a_lo, a_hi):
                 i = local[a]
                 s_lo = so + indptr[ip + i]
                 s_hi = so + indptr[ip + i + 1]
                 n_events += s_hi - s_lo
-                if uniform >= 0:
-                    for s in range(s_lo, s_hi):
-                        target[q_lo + indices[s]] += weights[s]
+                if uniform == 0 and r == 0:  # straight into the current
+                    add_row(ie_row, q_lo, indices, weights, s_lo, s_hi)
+                elif uniform == 0:
+                    add_row(ii_row, q_lo, indices, weights, s_lo, s_hi)
+                elif uniform > 0:
+                    add_row(pending, ((k + 1 + uniform) % depth) * 2 * n + r * n + q_lo, indices, weights, s_lo,
+                            s_hi)
                 else:
-                    do = pj_delay_off[j] - so
-                    for s in range(s_lo, s_hi):
-                        ring[(k + 1 + delays[do + s]) % depth, r, q_lo + indices[s]] += weights[s]
+                    add_row_delayed(pending, r * n + q_lo, next_slot, depth, 2 * n, indices, weights, delays,
+                                    pj_delay_off[j] - so, s_lo, s_hi)
             counters[SYN_EVENTS] += n_events
     return k1
 
@@ -198,7 +228,7 @@ def refresh_cache() -> None:
     if not index.name or not index.exists() or run_steps.signatures:
         return
     here = Path(__file__).parent
-    deps = [here / "_neurons.py", *sorted((here / "learning").glob("*.py"))]
+    deps = [here / "_neurons.py", here / "_linear_uniform.py", here / "_propagate.py", *sorted((here / "learning").glob("*.py"))]
     newest = max((p.stat().st_mtime for p in deps if p.exists()), default=0.0)
     if newest > index.stat().st_mtime:
         cache.flush()

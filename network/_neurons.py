@@ -6,19 +6,13 @@ neuron that spiked to `spikes` from position `n_spikes`, and returns the new cou
 state rows: 0 v, 1 I_exc, 2 I_inh, 3 last spike step, 4.. model extras; coef rows are
 the per-neuron constants computed by the population's `coefficients(dt_ms)`.
 
-`update_linear_uniform` is the fast path of a linear population whose constants are the
-same for every neuron (the usual case): scalar coefficients, so a step only streams the
-state rows it changes; the arithmetic is the same expression as `update_linear`'s, so both
-give bit-identical results.
+The fast path of a linear population whose constants are the same for every neuron (the
+usual case) is `update_linear_uniform` in network/_linear_uniform.py.
 """
 
 import math
 
 from numba import njit
-
-# neurons per block of the uniform fast path: the vectorised update of a block counts the
-# neurons that cross threshold, and only blocks with crossings are scanned for spikes
-BLOCK = 512
 
 
 @njit(cache=True)
@@ -66,95 +60,6 @@ def update_linear(lo, hi, step, state, coef, spikes, n_spikes, in_e, in_i):
             last[j] = step
             spikes[n_spikes] = lo + j
             n_spikes += 1
-    return n_spikes
-
-
-@njit(cache=True)
-def _block_lif(v, ie, ii, last, a_m, drive, gain_e, gain_i, a_e, a_i, v_th, free):
-    """One vectorised pass over a block (LIF / IF): returns how many neurons are above
-    threshold and not refractory (last <= free) after the step."""
-    crossed = 0
-    for j in range(v.shape[0]):
-        cur_e = ie[j]
-        cur_i = ii[j]
-        active = last[j] <= free
-        moved = a_m * v[j] + drive + gain_e * cur_e + gain_i * cur_i
-        vn = moved if active else v[j]
-        v[j] = vn
-        ie[j] = cur_e * a_e
-        ii[j] = cur_i * a_i
-        crossed += (vn > v_th) & active
-    return crossed
-
-
-@njit(cache=True)
-def _block_adaptive(v, ie, ii, last, theta, a_m, drive, gain_e, gain_i, a_e, a_i, v_th, free, a_theta):
-    """As _block_lif with the adaptive threshold v_th + theta (theta decays by a_theta)."""
-    crossed = 0
-    for j in range(v.shape[0]):
-        cur_e = ie[j]
-        cur_i = ii[j]
-        active = last[j] <= free
-        moved = a_m * v[j] + drive + gain_e * cur_e + gain_i * cur_i
-        vn = moved if active else v[j]
-        v[j] = vn
-        ie[j] = cur_e * a_e
-        ii[j] = cur_i * a_i
-        th = theta[j] * a_theta
-        theta[j] = th
-        crossed += (vn > v_th + th) & active
-    return crossed
-
-
-@njit(cache=True)
-def update_linear_uniform(lo, hi, step, state, c, spikes, n_spikes, in_e, in_i, use_ring):
-    """update_linear for a population whose coefficients c[N_COEF] are shared by all neurons.
-
-    use_ring False: every projection into the network adds straight into I_exc / I_inh (no
-    delayed synapses anywhere), so the ring slot is not read. Without adaptation
-    (a_theta == 1, beta == 0) theta is taken as 0, which is where the engine keeps it."""
-    a_m, drive, gain_e, gain_i, a_e, a_i = c[0], c[1], c[2], c[3], c[4], c[5]
-    v_th, v_reset, refractory, soft, a_theta, beta = c[6], c[7], c[8], c[9], c[10], c[11]
-    v = state[0, lo:hi]
-    ie = state[1, lo:hi]
-    ii = state[2, lo:hi]
-    last = state[3, lo:hi]
-    theta = state[4, lo:hi]
-    n = hi - lo
-    if use_ring:
-        put_e = in_e[lo:hi]
-        put_i = in_i[lo:hi]
-        for j in range(n):
-            ie[j] += put_e[j]
-            ii[j] += put_i[j]
-            put_e[j] = 0.0
-            put_i[j] = 0.0
-    # step - last >= refractory, exact in float64 for integer steps
-    free = step - refractory
-    adaptive = a_theta != 1.0 or beta != 0.0
-    for b0 in range(0, n, BLOCK):
-        b1 = min(b0 + BLOCK, n)
-        if adaptive:
-            crossed = _block_adaptive(v[b0:b1], ie[b0:b1], ii[b0:b1], last[b0:b1], theta[b0:b1], a_m, drive,
-                                      gain_e, gain_i, a_e, a_i, v_th, free, a_theta)
-        else:
-            crossed = _block_lif(v[b0:b1], ie[b0:b1], ii[b0:b1], last[b0:b1], a_m, drive, gain_e, gain_i,
-                                 a_e, a_i, v_th, free)
-        j = b0
-        while crossed > 0:
-            th = v_th + theta[j] if adaptive else v_th
-            if v[j] > th and last[j] <= free:
-                if soft != 0.0:
-                    v[j] -= v_th - v_reset
-                else:
-                    v[j] = v_reset
-                if adaptive:
-                    theta[j] += beta
-                last[j] = step
-                spikes[n_spikes] = lo + j
-                n_spikes += 1
-                crossed -= 1
-            j += 1
     return n_spikes
 
 

@@ -270,6 +270,8 @@ class Network:
         teach_local = np.zeros(max(n, 1), np.int64)
         pos_lo = np.zeros(f["pop_size"].shape[0], np.int64)
         pos_hi = np.zeros_like(pos_lo)
+        # spike flags of the uniform fast path, one byte per neuron of a population, read as uint64 words
+        flags = np.zeros(-(-int(f["pop_size"].max()) // 8) * 8, np.uint8)
         cap = max(1 << 16, 4 * (f["n_rec_max"] + max_in))
         rec_step, rec_neuron = np.zeros(cap, np.int64), np.zeros(cap, np.int64)
         n_mon = f["mon_neuron"].shape[0]
@@ -292,7 +294,7 @@ class Network:
                 in_ptr[k - k0:], in_neurons, t_ptr[k - k0:], t_neurons, r_steps, r_values, self._modulator,
                 f["rec_flag"], f["n_rec_max"], rec_step, rec_neuron, counters,
                 f["mon_neuron"], f["mon_var"], f["mon_every"], mon_buf,
-                spikes, local, teach_local, pos_lo, pos_hi)
+                spikes, local, teach_local, pos_lo, pos_hi, flags)
             # rewards already applied must not be applied again when the kernel resumes
             r_steps, r_values = r_steps[counters[2]:], r_values[counters[2]:]
             counters[2] = 0

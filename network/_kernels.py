@@ -14,7 +14,10 @@ step k + 1 + d, which is when Brian2 makes it felt too (its synapses act after t
 threshold of step k + d). Projections with one delay of 0 steps (pj_delay == 0) add
 straight into the currents (state rows 1, 2) after this step's update, which is the same
 thing without the round trip through memory; use_ring tells the neuron updates whether
-any projection uses the ring at all. Linear populations whose constants are the same for
+any projection uses the ring at all. Large networks replace the ring by a queue of
+(target, weight) per slot, summed at delivery into ring[0] (q_count.shape[0] > 0; see
+network/_pending.py): the same sums in the same order, with a working set that no longer
+grows by D x 16 bytes per neuron. Linear populations whose constants are the same for
 every neuron (pop_uniform) run the scalar fast path with pop_coef[p] (_linear_uniform.py).
 Work per step: one pass over the neurons plus one pass over the synapses of the neurons
 that spiked (event-driven), never over all synapses. As soon as a population has updated,
@@ -27,7 +30,7 @@ from numba import njit
 
 from network._linear_uniform import emit_spikes, pass_adaptive, pass_lif, pass_lif_input
 from network._neurons import update_hodgkin_huxley, update_izhikevich, update_linear
-from network._propagate import add_row, add_row_delayed, prefetch
+from network._propagate import add_row, add_row_delayed, deliver, grow_queue, prefetch, push_row, push_row_delayed
 from network.learning._kernels import apply_plasticity
 
 # counters[] slots
@@ -36,7 +39,7 @@ REC_COUNT, MON_ROWS, MOD_CURSOR, SYN_EVENTS = 0, 1, 2, 3
 
 @njit(cache=True)
 def run_steps(k0, k1, dt_ms, learning,
-              pop_offset, pop_size, pop_model, pop_uniform, pop_coef, state, coef, ring, use_ring,
+              pop_offset, pop_size, pop_model, pop_uniform, pop_coef, state, coef, ring, use_ring, q_target, q_weight, q_count,
               pj_pre, pj_post, pj_receptor, pj_indptr_off, pj_syn_off, pj_delay, pj_delay_off,
               indptr, indices, weights, delays,
               pj_rule, pj_params_off, rule_params, pj_plastic_off, pj_post_indptr_off, post_indptr, post_synapses,
@@ -45,12 +48,15 @@ def run_steps(k0, k1, dt_ms, learning,
               rec_flag, n_rec_max, rec_step, rec_neuron, counters,
               mon_neuron, mon_var, mon_every, mon_buf,
               spikes, local, teach_local, pos_lo, pos_hi, flags):
-    """Advance steps k0 .. k1-1; stop early (returning the step reached) when the spike
-    record or the monitor buffer could overflow in the next step. Returns the next step."""
+    """Advance steps k0 .. k1-1; stop early (at the step reached) when the spike record or
+    the monitor buffer could overflow in the next step. Returns (next step, q_target,
+    q_weight): the delayed-input queue grows here when it must (network/_pending.py)."""
     n_pop = pop_offset.shape[0]
     n_proj = pj_pre.shape[0]
     depth = ring.shape[0]
     n = state.shape[1]
+    q_depth = q_count.shape[0]  # 0: delayed input goes through the ring, else through the queue
+    q_fill = 0
     rec_cap = rec_step.shape[0]
     mon_cap = mon_buf.shape[0]
     n_mon = mon_neuron.shape[0]
@@ -63,14 +69,20 @@ def run_steps(k0, k1, dt_ms, learning,
         e_lo = in_ptr[k - k0]
         e_hi = in_ptr[k - k0 + 1]
         if counters[REC_COUNT] + n_rec_max + (e_hi - e_lo) > rec_cap:
-            return k
+            return k, q_target, q_weight
         if n_mon > 0 and k % mon_every == 0 and counters[MON_ROWS] >= mon_cap:
-            return k
+            return k, q_target, q_weight
         # the input delivered for this step (ring slot, flat at in_e / in_i) is added by the
         # neuron updates, which clear the slot; monitors sample the currents with it included
         slot = k % depth
         in_e = slot * 2 * n
         in_i = in_e + n
+        if q_depth > 0:
+            deliver(pending, q_target, q_weight, q_count, k % q_depth)
+            # the most any slot holds, an upper bound kept while this step's spikes are queued
+            q_fill = 0
+            for t in range(q_depth):
+                q_fill = max(q_fill, q_count[t])
         if n_mon > 0 and k % mon_every == 0:
             row = counters[MON_ROWS]
             for c in range(n_mon):
@@ -128,6 +140,8 @@ def run_steps(k0, k1, dt_ms, learning,
                         prefetch(indices, s_lo)
                         prefetch(weights, s_lo)
                         prefetch(weights, s_lo + 8)
+                        if pj_delay[j] < 0:
+                            prefetch(delays, pj_delay_off[j] + s_lo - so)
             for a in range(start, n_spk):
                 local[a] = spikes[a] - lo
                 if rec_flag[spikes[a]]:
@@ -190,6 +204,16 @@ def run_steps(k0, k1, dt_ms, learning,
                     add_row(ie_row, q_lo, indices, weights, s_lo, s_hi)
                 elif uniform == 0:
                     add_row(ii_row, q_lo, indices, weights, s_lo, s_hi)
+                elif q_depth > 0:
+                    if q_fill + s_hi - s_lo > q_target.shape[1]:
+                        q_target, q_weight = grow_queue(q_target, q_weight, q_fill + s_hi - s_lo)
+                    q_fill += s_hi - s_lo
+                    if uniform > 0:
+                        push_row(q_target, q_weight, q_count, (k + 1 + uniform) % q_depth, r * n + q_lo, indices,
+                                 weights, s_lo, s_hi)
+                    else:
+                        push_row_delayed(q_target, q_weight, q_count, (k + 1) % q_depth, q_depth, r * n + q_lo,
+                                         indices, weights, delays, pj_delay_off[j] - so, s_lo, s_hi)
                 elif uniform > 0:
                     add_row(pending, ((k + 1 + uniform) % depth) * 2 * n + r * n + q_lo, indices, weights, s_lo,
                             s_hi)
@@ -197,7 +221,7 @@ def run_steps(k0, k1, dt_ms, learning,
                     add_row_delayed(pending, r * n + q_lo, next_slot, depth, 2 * n, indices, weights, delays,
                                     pj_delay_off[j] - so, s_lo, s_hi)
             counters[SYN_EVENTS] += n_events
-    return k1
+    return k1, q_target, q_weight
 
 
 @njit(cache=True)

@@ -54,8 +54,64 @@ def add_row_delayed(ring, offset, first_slot, depth, slot_size, indices, weights
     delay < depth, so the modulo is one conditional subtraction)."""
     base = np.uint64(offset)
     size = np.uint64(slot_size)
-    for s in range(s_lo, s_hi):
-        t = first_slot + delays[delay_offset + s]
+    d_off = np.uint64(delay_offset)
+    for s in range(np.uint64(s_lo), np.uint64(s_hi)):
+        t = first_slot + delays[d_off + s]
         if t >= depth:
             t -= depth
         ring[np.uint64(t) * size + base + np.uint64(indices[s])] += weights[s]
+
+
+@njit(cache=True)
+def push_row(q_target, q_weight, q_count, slot, offset, indices, weights, s_lo, s_hi):
+    """Queue (target offset + indices[s], weights[s]) of synapses s_lo..s_hi-1 for delivery at
+    queue slot `slot` (a projection with one delay for all synapses)."""
+    t = np.uint64(slot)
+    c = np.uint64(q_count[t])
+    base = np.uint32(offset)
+    for s in range(np.uint64(s_lo), np.uint64(s_hi)):
+        q_target[t, c] = base + np.uint32(indices[s])
+        q_weight[t, c] = weights[s]
+        c += np.uint64(1)
+    q_count[t] = c
+
+
+@njit(cache=True)
+def push_row_delayed(q_target, q_weight, q_count, first_slot, depth, offset, indices, weights, delays, delay_offset,
+                     s_lo, s_hi):
+    """push_row for a projection with one delay per synapse: synapse s goes to queue slot
+    (first_slot + delay) % depth."""
+    base = np.uint32(offset)
+    d_off = np.uint64(delay_offset)
+    for s in range(np.uint64(s_lo), np.uint64(s_hi)):
+        t = first_slot + delays[d_off + s]
+        if t >= depth:
+            t -= depth
+        t = np.uint64(t)
+        c = np.uint64(q_count[t])
+        q_target[t, c] = base + np.uint32(indices[s])
+        q_weight[t, c] = weights[s]
+        q_count[t] = c + np.uint64(1)
+
+
+@njit(cache=True)
+def deliver(pending, q_target, q_weight, q_count, slot):
+    """Add the input queued for this step into pending (zero on entry), in queue order, which
+    is the order in which a ring buffer would have summed it: the sums are bit-identical."""
+    t = np.uint64(slot)
+    for c in range(np.uint64(q_count[t])):
+        pending[q_target[t, c]] += q_weight[t, c]
+    q_count[t] = 0
+
+
+@njit(cache=True)
+def grow_queue(q_target, q_weight, need):
+    """The queue with room for at least `need` entries per slot (capacity doubled). Rows are
+    kept off multiples of 4 KiB apart: slots whose rows share L1 sets evict one another
+    while a spike's synapses are queued into all of them (measured 2x slower)."""
+    cap = (max(need, 2 * q_target.shape[1]) + 15) // 16 * 16 + 8
+    target = np.zeros((q_target.shape[0], cap), np.uint32)
+    weight = np.zeros((q_target.shape[0], cap), np.float64)
+    target[:, :q_target.shape[1]] = q_target
+    weight[:, :q_target.shape[1]] = q_weight
+    return target, weight

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from network import connectivity
+from network import _pending, connectivity
 from network.network import Network
 from network.populations import POPULATION_TYPES, InputPopulation, LIFPopulation, Population
 from network.projections import Projection
@@ -44,7 +44,7 @@ def save_network(net: Network, path: str | Path, include_state: bool = False) ->
               "input": net.input, "outputs": net.outputs, "populations": pops, "projections": projs,
               "state": {"step": net.step, "modulator": float(net._modulator[0])} if include_state else None}
     if include_state and net._flat is not None:
-        arrays["ring"] = net._flat["ring"]
+        arrays["ring"] = _pending.as_ring(net._flat)
     arrays["network.json"] = np.frombuffer(json.dumps(config).encode(), np.uint8)
     with open(path, "wb") as fh:
         np.savez(fh, **arrays)
@@ -106,8 +106,8 @@ def load_network(path: str | Path) -> Network:
         net.build()
         net.step = int(state["step"])
         net._modulator[0] = float(state["modulator"])
-        if "ring" in arrays and arrays["ring"].shape == net._flat["ring"].shape:
-            net._flat["ring"][:] = arrays["ring"]
+        if "ring" in arrays and arrays["ring"].shape == _pending.as_ring(net._flat).shape:
+            _pending.load_ring(net._flat, arrays["ring"])
     return net
 
 

@@ -19,10 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from network import _kernels
+from network import _kernels, _pending
+from network._flatten import flatten
 from network.monitors import SpikeMonitor, StateMonitor
-from network.populations import MODEL_LINEAR, N_COEF, N_STATE, InputPopulation, Population
-from network.projections import RECEPTORS, Projection
+from network.populations import InputPopulation, Population
+from network.projections import Projection
 from pipeline.errors import ChunkError, ConfigError
 from pipeline.events import EVENT_DTYPE
 
@@ -132,89 +133,16 @@ class Network:
 
     # -- flattening for the kernel ----------------------------------------------------------
     def build(self) -> None:
-        """Flatten populations and projections into the kernel's arrays. Population state and
-        projection weights/learning state become views into them, so both stay in sync."""
+        """Flatten populations and projections into the kernel's arrays (network/_flatten.py).
+        Population state and projection weights/learning state become views into them, so
+        both stay in sync; input in flight from an earlier build is kept."""
         _kernels.refresh_cache()
-        pops = list(self.populations.values())
-        names = list(self.populations)
-        if not pops:
-            raise ConfigError("network: no populations")
-        sizes = np.array([p.n for p in pops], np.int64)
-        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-        n = int(sizes.sum())
-        state = np.zeros((N_STATE, n), np.float64)
-        coef = np.zeros((N_COEF, n), np.float64)
-        for p, lo in zip(pops, offsets):
-            state[:, lo:lo + p.n] = p.state
-            coef[:, lo:lo + p.n] = p.coefficients(self.dt_ms)
-            p.state = state[:, lo:lo + p.n]
-        index = {name: i for i, name in enumerate(names)}
-        projs = self.projections
-        depth = 1 + max([p.max_delay for p in projs], default=0)
         old = self._flat
-        ring = old["ring"] if old is not None and old["ring"].shape == (depth, 2, n) else np.zeros((depth, 2, n))
-        models = np.array([p.model_id for p in pops], np.int64)
-        # linear populations whose constants are the same for every neuron run the scalar path
-        uniform = np.array([m == MODEL_LINEAR and bool(np.all(coef[:, lo:lo + p.n] == coef[:, lo:lo + 1]))
-                            for m, p, lo in zip(models, pops, offsets)], np.bool_)
-        pop_coef = np.ascontiguousarray(np.stack([coef[:, lo] for lo in offsets]))
-        f: dict[str, Any] = dict(pop_offset=offsets, pop_size=sizes, pop_model=models, pop_uniform=uniform,
-                                 pop_coef=pop_coef, state=state, coef=coef, ring=ring,
-                                 use_ring=any(p.delay != 0 for p in projs))
-        for p in projs:
-            if p.rule_id != 0 and p.post_indptr.shape[0] != self.populations[p.post].n + 1:
-                p.set_plasticity(p.rule_id, p.rule_params, self.populations[p.post].n)
-        f["pj_pre"] = np.array([index[p.pre] for p in projs], np.int64)
-        f["pj_post"] = np.array([index[p.post] for p in projs], np.int64)
-        f["pj_receptor"] = np.array([RECEPTORS[p.receptor] for p in projs], np.int64)
-        f["pj_delay"] = np.array([p.delay for p in projs], np.int64)
-        f["pj_rule"] = np.array([p.rule_id for p in projs], np.int64)
-        f["pj_indptr_off"] = _offsets([p.n_pre + 1 for p in projs])[:-1]
-        f["pj_syn_off"] = _offsets([p.n_synapses for p in projs])[:-1]
-        f["pj_delay_off"] = _offsets([p.delays.shape[0] for p in projs])[:-1]
-        f["pj_params_off"] = _offsets([p.rule_params.shape[0] for p in projs])
-        plastic = [p.rule_id != 0 for p in projs]
-        f["pj_plastic_off"] = _offsets([p.n_synapses if pl else 0 for p, pl in zip(projs, plastic)])[:-1]
-        f["pj_post_indptr_off"] = _offsets([p.post_indptr.shape[0] for p in projs])[:-1]
-        f["pj_pre_trace_off"] = _offsets([p.pre_traces.shape[0] for p in projs])[:-1]
-        f["pj_post_trace_off"] = _offsets([p.post_traces.shape[0] for p in projs])[:-1]
-        f["indptr"] = _cat([p.indptr for p in projs], np.int64)
-        f["indices"] = _cat([p.indices for p in projs], np.int32)
-        f["weights"] = _cat([p.weights for p in projs], np.float64)
-        f["delays"] = _cat([p.delays for p in projs], np.int16)
-        f["rule_params"] = _cat([p.rule_params for p in projs], np.float64)
-        f["post_indptr"] = _cat([p.post_indptr for p in projs], np.int64)
-        f["post_synapses"] = _cat([p.post_synapses for p, pl in zip(projs, plastic) if pl], np.int64)
-        f["eligibility"] = _cat([p.eligibility for p, pl in zip(projs, plastic) if pl], np.float64)
-        f["pre_traces"] = _cat([p.pre_traces for p in projs], np.float64).reshape(-1, 2)
-        f["post_traces"] = _cat([p.post_traces for p in projs], np.float64).reshape(-1, 3)
-        for j, (p, pl) in enumerate(zip(projs, plastic)):
-            so, ps = f["pj_syn_off"][j], f["pj_plastic_off"][j]
-            p.weights = f["weights"][so:so + p.n_synapses]
-            if pl:
-                p.eligibility = f["eligibility"][ps:ps + p.n_synapses]
-                a = f["pj_pre_trace_off"][j]
-                p.pre_traces = f["pre_traces"][a:a + p.pre_traces.shape[0]]
-                b = f["pj_post_trace_off"][j]
-                p.post_traces = f["post_traces"][b:b + p.post_traces.shape[0]]
-        rec = np.zeros(n, np.bool_)
-        for name in set(self.outputs) | {m.population for m in self.spike_monitors}:
-            i = index[name]
-            rec[offsets[i]:offsets[i] + sizes[i]] = True
-        f["rec_flag"] = rec
-        f["n_rec_max"] = int(rec.sum())
-        mon_neuron, mon_var = [], []
-        for m in self.state_monitors:
-            i = index[m.population]
-            mon_neuron.append(offsets[i] + m.neurons)
-            mon_var.append(np.full(m.neurons.shape[0], pops[i].variable(m.variable), np.int64))
-        f["mon_neuron"] = _cat(mon_neuron, np.int64)
-        f["mon_var"] = _cat(mon_var, np.int64)
-        everies = {m.every for m in self.state_monitors}
-        if len(everies) > 1:
-            raise ConfigError(f"network: state monitors must share one sampling interval, got {sorted(everies)}")
-        f["mon_every"] = everies.pop() if everies else 1
-        f["index"] = index
+        f = flatten(self)
+        if old is not None:
+            pending = _pending.as_ring(old)
+            if pending.shape == (f["depth"], 2, f["state"].shape[1]):
+                _pending.load_ring(f, pending)
         self._flat = f
 
     def reset_state(self) -> None:
@@ -225,7 +153,7 @@ class Network:
         for p in self.projections:
             p.reset_traces()
         if self._flat is not None:
-            self._flat["ring"][:] = 0.0
+            _pending.clear(self._flat)
         self._modulator[0] = 0.0
         self.step = 0
 
@@ -282,10 +210,10 @@ class Network:
         k = k0
         while True:
             counters[0] = counters[1] = 0
-            k_next = _kernels.run_steps(
+            k_next, f["q_target"], f["q_weight"] = _kernels.run_steps(
                 k, k1, self.dt_ms, self.learning,
                 f["pop_offset"], f["pop_size"], f["pop_model"], f["pop_uniform"], f["pop_coef"], f["state"],
-                f["coef"], f["ring"], f["use_ring"],
+                f["coef"], f["ring"], f["use_ring"], f["q_target"], f["q_weight"], f["q_count"],
                 f["pj_pre"], f["pj_post"], f["pj_receptor"], f["pj_indptr_off"], f["pj_syn_off"], f["pj_delay"],
                 f["pj_delay_off"], f["indptr"], f["indices"], f["weights"], f["delays"],
                 f["pj_rule"], f["pj_params_off"], f["rule_params"], f["pj_plastic_off"], f["pj_post_indptr_off"],
@@ -422,12 +350,3 @@ def output_grid(population: Population, offset: int = 0) -> tuple[int, int]:
         return population.shape[-1], -(-n // population.shape[-1])
     return 65536, -(-n // 65536)
 
-
-def _offsets(sizes: list[int]) -> np.ndarray:
-    return np.concatenate([[0], np.cumsum(np.asarray(sizes, np.int64))]).astype(np.int64)
-
-
-def _cat(arrays: list[np.ndarray], dtype: Any) -> np.ndarray:
-    if not arrays:
-        return np.zeros(0, dtype)
-    return np.ascontiguousarray(np.concatenate([np.asarray(a, dtype).ravel() for a in arrays]), dtype=dtype)

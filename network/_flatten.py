@@ -58,10 +58,13 @@ def flatten(net: Any) -> dict[str, Any]:
     f["pj_post_indptr_off"] = _offsets([p.post_indptr.shape[0] for p in projs])[:-1]
     f["pj_pre_trace_off"] = _offsets([p.pre_traces.shape[0] for p in projs])[:-1]
     f["pj_post_trace_off"] = _offsets([p.post_traces.shape[0] for p in projs])[:-1]
-    f["indptr"] = _cat([p.indptr for p in projs], np.int64)
-    f["indices"] = _cat([p.indices for p in projs], np.int32)
-    f["weights"] = _cat([p.weights for p in projs], np.float64)
-    f["delays"] = _cat([p.delays for p in projs], np.int16)
+    # the synapse arrays of every projection become views into one array each, so a synapse
+    # is stored once (indices 4 + weights 8 + per-synapse delay 2 bytes) and the copies of
+    # each projection are freed as soon as they are copied
+    f["indptr"] = _adopt(projs, "indptr", np.int64)
+    f["indices"] = _adopt(projs, "indices", np.int32)
+    f["weights"] = _adopt(projs, "weights", np.float64)
+    f["delays"] = _adopt(projs, "delays", np.int16)
     f["rule_params"] = _cat([p.rule_params for p in projs], np.float64)
     f["post_indptr"] = _cat([p.post_indptr for p in projs], np.int64)
     f["post_synapses"] = _cat([p.post_synapses for p, pl in zip(projs, plastic) if pl], np.int64)
@@ -69,8 +72,7 @@ def flatten(net: Any) -> dict[str, Any]:
     f["pre_traces"] = _cat([p.pre_traces for p in projs], np.float64).reshape(-1, 2)
     f["post_traces"] = _cat([p.post_traces for p in projs], np.float64).reshape(-1, 3)
     for j, (p, pl) in enumerate(zip(projs, plastic)):
-        so, ps = f["pj_syn_off"][j], f["pj_plastic_off"][j]
-        p.weights = f["weights"][so:so + p.n_synapses]
+        ps = f["pj_plastic_off"][j]
         if pl:
             p.eligibility = f["eligibility"][ps:ps + p.n_synapses]
             a = f["pj_pre_trace_off"][j]
@@ -106,3 +108,16 @@ def _cat(arrays: list[np.ndarray], dtype: Any) -> np.ndarray:
     if not arrays:
         return np.zeros(0, dtype)
     return np.ascontiguousarray(np.concatenate([np.asarray(a, dtype).ravel() for a in arrays]), dtype=dtype)
+
+
+def _adopt(projs: list[Any], attr: str, dtype: Any) -> np.ndarray:
+    """One array holding attribute `attr` of every projection in turn; each projection's
+    attribute becomes its view into it."""
+    flat = np.empty(sum(getattr(p, attr).shape[0] for p in projs), dtype)
+    at = 0
+    for p in projs:
+        size = getattr(p, attr).shape[0]
+        flat[at:at + size] = getattr(p, attr)
+        setattr(p, attr, flat[at:at + size])
+        at += size
+    return flat

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from network._connectivity_kernels import drop_diagonal, row_duplicates, sort_rows
 from network.projections import Projection
 from pipeline.errors import ConfigError
 
@@ -25,7 +26,9 @@ def _delays(rng: np.random.Generator, n: int, delay: int | tuple[int, int]) -> i
         low, high = int(delay[0]), int(delay[1])
         if not 0 <= low <= high:
             raise ConfigError(f"delay range must satisfy 0 <= low <= high, got {delay}")
-        return rng.integers(low, high + 1, n).astype(np.int64)
+        drawn = rng.integers(low, high + 1, n)
+        # int16 is what the projection keeps; a range beyond it stays int64 for its error
+        return drawn.astype(np.int16) if high <= np.iinfo(np.int16).max else drawn
     return int(delay)
 
 
@@ -72,14 +75,12 @@ def fixed_probability(pre: str, post: str, n_pre: int, n_post: int, p: float, we
     if not 0.0 <= p <= 1.0:
         raise ConfigError(f"fixed_probability {pre}->{post}: p must be in [0, 1], got {p}")
     rng = np.random.default_rng(seed)
-    rows = np.repeat(np.arange(n_pre), rng.binomial(n_post, p, n_pre))
-    cols = _distinct_targets(rng, rows, n_post)
+    indptr = np.concatenate([[0], np.cumsum(rng.binomial(n_post, p, n_pre))]).astype(np.int64)
+    cols = _distinct_targets(rng, indptr, n_post)
     if not allow_self:
-        keep = rows != cols
-        rows, cols = rows[keep], cols[keep]
-    n_syn = rows.shape[0]
-    return _from_pairs(pre, post, n_pre, rows, cols, _weights(rng, n_syn, weight, weight_std),
-                       _delays(rng, n_syn, delay), receptor, name)
+        indptr = drop_diagonal(indptr, cols)
+        cols = cols[:indptr[-1]].copy()
+    return _sorted_rows(pre, post, indptr, cols, rng, weight, weight_std, delay, receptor, name)
 
 
 def fixed_fanout(pre: str, post: str, n_pre: int, n_post: int, fanout: int, weight: float = 1.0,
@@ -89,26 +90,34 @@ def fixed_fanout(pre: str, post: str, n_pre: int, n_post: int, fanout: int, weig
     if not 0 <= fanout <= n_post:
         raise ConfigError(f"fixed_fanout {pre}->{post}: fanout must be in 0..{n_post}, got {fanout}")
     rng = np.random.default_rng(seed)
-    rows = np.repeat(np.arange(n_pre), fanout)
-    cols = _distinct_targets(rng, rows, n_post)
-    n_syn = rows.shape[0]
-    return _from_pairs(pre, post, n_pre, rows, cols, _weights(rng, n_syn, weight, weight_std),
-                       _delays(rng, n_syn, delay), receptor, name)
+    indptr = np.arange(n_pre + 1, dtype=np.int64) * fanout
+    cols = _distinct_targets(rng, indptr, n_post)
+    return _sorted_rows(pre, post, indptr, cols, rng, weight, weight_std, delay, receptor, name)
 
 
-def _distinct_targets(rng: np.random.Generator, rows: np.ndarray, n_post: int) -> np.ndarray:
-    """A uniformly drawn post index per synapse, redrawn until no row repeats a target
-    (rows are sorted; every row holds at most n_post synapses)."""
-    cols = rng.integers(0, n_post, rows.shape[0])
-    while rows.shape[0]:
-        order = np.lexsort((cols, rows))
-        r, c = rows[order], cols[order]
-        dup = (r[1:] == r[:-1]) & (c[1:] == c[:-1])
-        if not dup.any():
+def _distinct_targets(rng: np.random.Generator, indptr: np.ndarray, n_post: int) -> np.ndarray:
+    """A uniformly drawn post index (int32) per synapse of CSR rows `indptr`, redrawn until
+    no row repeats a target (every row holds at most n_post synapses). The redraws go to the
+    repeats in (row, column, position) order, as a global np.lexsort would list them."""
+    cols = rng.integers(0, n_post, int(indptr[-1])).astype(np.int32)
+    while cols.shape[0]:
+        again = row_duplicates(indptr, cols)
+        if not again.shape[0]:
             break
-        again = order[1:][dup]
         cols[again] = rng.integers(0, n_post, again.shape[0])
     return cols
+
+
+def _sorted_rows(pre: str, post: str, indptr: np.ndarray, cols: np.ndarray, rng: np.random.Generator,
+                 weight: float, weight_std: float, delay: int | tuple[int, int], receptor: str,
+                 name: str) -> Projection:
+    """_from_pairs for synapses already grouped by row: weights and delays drawn, then each
+    row sorted by column in place (the same order as _from_pairs' stable lexsort)."""
+    n_syn = cols.shape[0]
+    weights = _weights(rng, n_syn, weight, weight_std)
+    delays = _delays(rng, n_syn, delay)
+    sort_rows(indptr, cols, weights, np.zeros(0, np.int16) if isinstance(delays, int) else delays)
+    return Projection(pre, post, indptr, cols, weights, delays, receptor, name)
 
 
 def conv2d(pre: str, post: str, in_shape: tuple[int, int, int], kernels: np.ndarray, stride: int = 1,

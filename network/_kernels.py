@@ -56,7 +56,6 @@ def run_steps(k0, k1, dt_ms, learning,
     depth = ring.shape[0]
     n = state.shape[1]
     q_depth = q_count.shape[0]  # 0: delayed input goes through the ring, else through the queue
-    q_fill = 0
     rec_cap = rec_step.shape[0]
     mon_cap = mon_buf.shape[0]
     n_mon = mon_neuron.shape[0]
@@ -65,6 +64,9 @@ def run_steps(k0, k1, dt_ms, learning,
     words = flags.view(np.uint64)
     pending = ring.reshape(depth * 2 * n)
     v_row, ie_row, ii_row, last_row, theta_row = state[0], state[1], state[2], state[3], state[4]
+    currents = state[1:3].reshape(2 * n)  # I_exc then I_inh, indexed as the pending input
+    # with the queue the input reaches the currents at delivery, so no update reads a slot
+    read_pending = use_ring and q_depth == 0
     for k in range(k0, k1):
         e_lo = in_ptr[k - k0]
         e_hi = in_ptr[k - k0 + 1]
@@ -77,12 +79,12 @@ def run_steps(k0, k1, dt_ms, learning,
         slot = k % depth
         in_e = slot * 2 * n
         in_i = in_e + n
+        # queue room this step needs: as many as the fullest slot holds plus all its events
+        q_need = 0
         if q_depth > 0:
-            deliver(pending, q_target, q_weight, q_count, k % q_depth)
-            # the most any slot holds, an upper bound kept while this step's spikes are queued
-            q_fill = 0
+            deliver(pending, currents, q_target, q_weight, q_count, k % q_depth)
             for t in range(q_depth):
-                q_fill = max(q_fill, q_count[t])
+                q_need = max(q_need, q_count[t])
         if n_mon > 0 and k % mon_every == 0:
             row = counters[MON_ROWS]
             for c in range(n_mon):
@@ -114,7 +116,7 @@ def run_steps(k0, k1, dt_ms, learning,
                 if pop_coef[p, 10] != 1.0 or pop_coef[p, 11] != 0.0:  # adaptive threshold
                     crossed = pass_adaptive(lo, hi, k, v_row, ie_row, ii_row, last_row, theta_row, pop_coef, p,
                                             pending, in_e, in_i, flags)
-                elif use_ring:
+                elif read_pending:
                     crossed = pass_lif_input(lo, hi, k, v_row, ie_row, ii_row, last_row, pop_coef, p, pending,
                                              in_e, in_i, flags)
                 else:
@@ -142,6 +144,8 @@ def run_steps(k0, k1, dt_ms, learning,
                         prefetch(weights, s_lo + 8)
                         if pj_delay[j] < 0:
                             prefetch(delays, pj_delay_off[j] + s_lo - so)
+                        if pj_delay[j] != 0:
+                            q_need += so + indptr[ip + spikes[a] - lo + 1] - s_lo
             for a in range(start, n_spk):
                 local[a] = spikes[a] - lo
                 if rec_flag[spikes[a]]:
@@ -181,7 +185,10 @@ def run_steps(k0, k1, dt_ms, learning,
                                  pre_traces[pj_pre_trace_off[j]:pj_pre_trace_off[j] + n_pre],
                                  post_traces[pj_post_trace_off[j]:pj_post_trace_off[j] + n_post],
                                  eligibility[ps:ps + n_syn], modulator[0], teach_local, n_teach)
-        # event-driven propagation into the currents or the ring buffer
+        # event-driven propagation into the currents, the ring buffer or the queue (grown here,
+        # once per step at most: an array reassigned per row costs reference counting per row)
+        if q_depth > 0 and q_need > q_target.shape[1]:
+            q_target, q_weight = grow_queue(q_target, q_weight, q_need)
         next_slot = (k + 1) % depth
         for j in range(n_proj):
             pre = pj_pre[j]
@@ -205,9 +212,6 @@ def run_steps(k0, k1, dt_ms, learning,
                 elif uniform == 0:
                     add_row(ii_row, q_lo, indices, weights, s_lo, s_hi)
                 elif q_depth > 0:
-                    if q_fill + s_hi - s_lo > q_target.shape[1]:
-                        q_target, q_weight = grow_queue(q_target, q_weight, q_fill + s_hi - s_lo)
-                    q_fill += s_hi - s_lo
                     if uniform > 0:
                         push_row(q_target, q_weight, q_count, (k + 1 + uniform) % q_depth, r * n + q_lo, indices,
                                  weights, s_lo, s_hi)

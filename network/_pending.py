@@ -5,13 +5,16 @@ Two stores, chosen per network when it is built, give bit-identical results:
 
 - a ring buffer ring[depth, 2, n] (slot (k % depth) holds the input of step k, receptor 0
   excitatory, 1 inhibitory): a spike adds its weights into the slot of each synapse's
-  delay. Cheapest while the ring stays in cache.
+  delay, and the neuron updates add (and clear) the slot of their step. Cheapest while the
+  ring stays in L2.
 - a queue per slot of (flat target r * n + neuron, weight) pairs, appended in emission order
-  and summed at delivery into one slot `ring[0]` (depth 1): the order of the sums is the
-  ring's, so the result is bit for bit the same. The ring spans depth x 16 bytes per neuron
-  and every step touches one slot of it, so past a few MB each slot comes back from main
-  memory; the queue keeps what a step touches to the events in flight plus 16 bytes per
-  neuron (scaling benchmark, 100k neurons: ~1.5-2x faster per synaptic event).
+  and summed at delivery into one slot `ring[0]` (depth 1), then added to the targets'
+  currents: the order of the sums is the ring's, so the result is bit for bit the same (up
+  to the sign of a zero current). The ring spans depth x 16 bytes per neuron and every step
+  touches one slot of it, which past L2 comes from further away each step; the queue keeps
+  what a step touches to the events in flight plus 16 bytes per neuron, and spares the
+  neuron updates reading and clearing a slot (scaling benchmark, delays 0-10 steps: ring
+  ~10% faster per synaptic event at 1k neurons, queue ~10% at 3k-10k, 1.7x at 100k).
 
 Weights are read when the spike is emitted in both, so plastic delayed synapses behave the
 same. The portable form (save/load, rebuilds) is always the ring: `as_ring` materialises the
@@ -26,8 +29,8 @@ import numpy as np
 
 from pipeline.errors import ConfigError
 
-#: largest ring buffer kept as a ring; above it the network uses the queue
-RING_BYTES = 4 << 20
+#: largest ring buffer kept as a ring (half of one core's L2); above it the network uses the queue
+RING_BYTES = 512 << 10
 # entries per slot at first (the kernel doubles them as needed); 1024 + 8 keeps rows off
 # multiples of 4 KiB apart (see network/_propagate.py grow_queue)
 _QUEUE_START = 1032

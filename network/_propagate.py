@@ -95,12 +95,20 @@ def push_row_delayed(q_target, q_weight, q_count, first_slot, depth, offset, ind
 
 
 @njit(cache=True)
-def deliver(pending, q_target, q_weight, q_count, slot):
-    """Add the input queued for this step into pending (zero on entry), in queue order, which
-    is the order in which a ring buffer would have summed it: the sums are bit-identical."""
+def deliver(pending, currents, q_target, q_weight, q_count, slot):
+    """Add the input queued for this step into the currents: first summed into pending (zero
+    on entry) in queue order, which is the order in which a ring slot would have summed it,
+    then added to each target's current (currents[t] is I_exc / I_inh of flat target t), as
+    a neuron update adds a ring slot, and pending cleared. The currents end bit for bit as
+    with the ring (up to the sign of a zero), and the neuron updates need not read a slot."""
     t = np.uint64(slot)
-    for c in range(np.uint64(q_count[t])):
+    count = np.uint64(q_count[t])
+    for c in range(count):
         pending[q_target[t, c]] += q_weight[t, c]
+    for c in range(count):
+        target = q_target[t, c]
+        currents[target] += pending[target]
+        pending[target] = 0.0
     q_count[t] = 0
 
 

@@ -20,7 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("plant", choices=("cartpole", "lane"))
     parser.add_argument("--learn", action="store_true", help="learn online (R-STDP); default when nothing is loaded")
     parser.add_argument("--episodes", type=int, default=None,
-                        help="episodes to run (default: cartpole 300; lane 20 to train, 1 to test)")
+                        help="episodes to run (default: cartpole 500, the learning budget; lane 20 to train, "
+                             "1 to test)")
     parser.add_argument("--save", default="", help="save the controller (JSON + .net.npz)")
     parser.add_argument("--load", default="", help="load a saved controller (learning off unless --learn)")
     parser.add_argument("--plot", default="", help="PNG of reward per episode and the last trajectory")
@@ -39,26 +40,22 @@ def run(args: argparse.Namespace) -> int:
     if args.plant == "lane":
         return run_lane(args)
     if args.episodes is None:
-        args.episodes = 300
+        args.episodes = 500
     from apps.robot.controller import CartPoleController
     from apps.robot.train import plot, run_episodes
+    from pipeline.errors import ConfigError
 
-    if args.load:
-        ctl = CartPoleController.load(args.load, learning=args.learn)
-    else:
-        params: dict[str, float] = {}
-        for item in args.set:
-            key, _, value = item.partition("=")
-            try:
-                params[key.strip()] = float(value)
-            except ValueError:
-                print(f"spikestream robot: --set {item!r}: need KEY=NUMBER", file=sys.stderr)
+    try:
+        if args.load:
+            ctl = CartPoleController.load(args.load, learning=args.learn)
+        else:
+            params = _set_params(args.set)
+            if params is None:
                 return 2
-        try:
             ctl = CartPoleController(**{"seed": args.seed, **params}, learning=True)
-        except TypeError as exc:
-            print(f"spikestream robot: --set: {exc}", file=sys.stderr)
-            return 2
+    except (ConfigError, TypeError) as exc:
+        print(f"spikestream robot cartpole: {exc}", file=sys.stderr)
+        return 2
     report = run_episodes(ctl, args.episodes, seed=args.seed, progress=not (args.quiet or args.json))
     report["learning"] = ctl.learning
     if args.save:
@@ -73,8 +70,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(slim))
     else:
-        print(f"episodes {report['episodes']}  mean length {report['mean_length']}  best 100-episode average "
-              f"{report['best_avg100']}  episodes to avg >= 195: {report['episodes_to_195']}")
+        print(f"episodes {report['episodes']} (learning {'on' if ctl.learning else 'off'})  mean length "
+              f"{report['mean_length']}  best 100-episode average {report['best_avg100']}  episodes to avg >= 195: "
+              f"{report['episodes_to_195']}, >= 475: {report['episodes_to_475']}")
         if "loop" in report:
             lp = report["loop"]
             print(f"loop {lp['steps']} steps at {lp['rate_hz']:.0f} Hz: latency p50 {lp['latency_us']['p50']} µs "

@@ -11,8 +11,9 @@ import numpy as np
 def run_episodes(controller: Any, episodes: int, seed: int = 0, progress: bool = False,
                  stop_at: float = 0.0) -> dict[str, Any]:
     """Run `episodes` episodes (env seeds seed, seed + 1, ...); returns lengths, the
-    100-episode moving average, the first episode where it reached 195 and a trajectory
-    of the last episode. stop_at > 0: stop once the 100-episode average reaches it."""
+    100-episode moving average, the first episode where it reached 195 (the v0 'solved'
+    threshold) and 475 (v1's), and a trajectory of the last episode. stop_at > 0: stop once
+    the 100-episode average reaches it."""
     import gymnasium as gym
     from tqdm import tqdm
 
@@ -43,9 +44,13 @@ def run_episodes(controller: Any, episodes: int, seed: int = 0, progress: bool =
     lens = np.asarray(lengths, np.float64)
     avg = [float(lens[max(0, i - 99):i + 1].mean()) for i in range(lens.shape[0])]
     full = [a for i, a in enumerate(avg) if i >= 99]
-    first = next((i + 1 for i, a in enumerate(avg) if i >= 99 and a >= 195), None)
+
+    def first(level: float) -> int | None:
+        return next((i + 1 for i, a in enumerate(avg) if i >= 99 and a >= level), None)
+
     return {"episodes": len(lengths), "lengths": lengths, "avg100": [round(a, 2) for a in avg],
-            "best_avg100": round(max(full), 2) if full else None, "episodes_to_195": first,
+            "best_avg100": round(max(full), 2) if full else None, "episodes_to_195": first(195),
+            "episodes_to_475": first(475),
             "mean_length": round(float(lens.mean()), 2), "trajectory": trajectory}
 
 

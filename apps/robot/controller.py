@@ -1,46 +1,57 @@
 """Spiking CartPole controller: conjunctive population code -> two competing LIF action
-neurons, actor learning online with R-STDP, modulated by a TD(lambda) critic's TD error.
+neurons, an actor learning online with R-STDP, modulated by a TD(lambda) critic's TD error.
 
 One control step is one window of `window_steps` SNN steps (dt_us each):
 
     state [x, x_dot, theta, theta_dot] -> scaled to [0, 1] per variable (STATE_RANGES)
       -> conjunctive Gaussian receptive fields over the pairs (theta, theta_dot) and
          (x, x_dot): products of Bohte et al. (2002) fields (encoders.population), a
-         pole_fields x pole_fields and a cart_fields x cart_fields grid; latency code:
-         one spike per field above MIN_ACTIVATION, at (1 - activation) * t_max_us
-      -> input -> "action" (2 LIF neurons: push left / right), all to all, plastic under
-         R-STDP (network.learning.rules.RewardSTDP); the two neurons inhibit each other
+         pole_fields^2 and a cart_fields^2 grid
+      -> actor: the (theta, theta_dot) grid, latency code (one spike per field at or above
+         MIN_ACTIVATION, at (1 - activation) * t_max_us) -> "action" (2 LIF neurons: push
+         left / right), all to all, plastic under R-STDP (network.learning.rules.RewardSTDP);
+         the two neurons inhibit each other
       -> decision: the action neuron that fires first (both in the same step: a seeded coin)
+      -> critic: V(s) linear in both grids' activations
 
-Why pairs: per-variable fields make the actor (and a critic linear in them) additive over
-the four variables. The additive policy sign(w . s) exists, but the value of a state does
-not separate: theta > 0 is good with theta_dot < 0 (recovering) and bad with theta_dot > 0,
-so an additive critic rewards whatever shrinks |theta_dot| and the actor learns to damp
-theta_dot against theta (that was this controller's ~45-step plateau). Pairs give the
-critic V(theta, theta_dot) + V(x, x_dot) and the actor the same, which holds the policies
-that balance (sign(theta + c theta_dot + k1 x + k2 x_dot), tested with set weights).
+Why pairs: per-variable fields make the critic additive over the variables, and CartPole's
+value does not separate: theta > 0 is good with theta_dot < 0 (recovering) and bad with
+theta_dot > 0, so an additive critic rewards whatever shrinks |theta_dot| and the actor
+learns to damp theta_dot against theta (the old per-variable controller's ~45-step plateau).
+Why the cart grid feeds the critic only: with it in the actor (cart_in_actor=True, then
+w_init ~1), R-STDP learns the myopic answer to drift, pushing against x_dot, which fights
+the pole loop (to bring the cart back one must first push it further out, the pole then
+leans inward); 500-episode runs plateau at a best 100-episode average of ~420-430 and the
+learned cart weights, set back to equal for both actions, turn a ~440-step greedy
+controller into a 500-step one. The pole grid alone holds a balancing policy
+(sign(theta + 0.3 theta_dot): 500 steps, also as set weights in this network).
 
 Learning: actor-critic (Barto, Sutton & Anderson 1983) in spiking form after Frémaux,
-Sprekeler & Gerstner (2013). Reward 0 per surviving step, -1 on failure; a linear critic
-V(s) on the same field activations learns by TD(lambda) (not spiking: the one non-spiking
-part). The TD error delta = r + gamma V(s') - V(s) minus its running mean (a critic still
-catching up would otherwise reinforce whatever the actor does most) is the R-STDP
-modulator, delivered for one SNN step at the start of the next window, so a synapse moves
-by learning_rate * modulator * eligibility. The eligibility is pair STDP (pre before the
-action neuron's spike) decaying with tau_eligibility_ms = 30 ms, three windows: the
-actor's lambda. Only the neuron that fired, i.e. the action taken, becomes eligible (the
-rival is inhibited before it reaches threshold). Each window starts with fresh STDP
-traces, so the eligibility speaks of this window's state only. The modulator is scaled by
-learning_rate_decay ** episodes (stochastic approximation: without it the weights keep
-drifting once exploration is small, and a good policy is unlearned).
+Sprekeler & Gerstner (2013). Reward 0 per surviving step, -1 on failure; the critic learns
+by TD(lambda) (linear, not spiking: the one non-spiking part). The TD error
+delta = r + gamma V(s') - V(s), gamma = 0.99 (a 100-step horizon; with 0.95, runs peaked and
+then lost much of it, as the cart's slow drift was not valued), is the R-STDP modulator, delivered for one SNN step at the start of
+the next window, so a synapse moves by learning_rate * delta * eligibility. The eligibility
+is pair STDP (fields that spiked before the action neuron) decaying with
+tau_eligibility_ms = 30 ms, three windows: the actor's lambda (with 10 ms the average
+reached 195 some 40 episodes later). Only the neuron that fired, i.e. the action taken, becomes eligible: the rival is
+inhibited before it reaches threshold, or fires in the same step, a tie whose equal
+eligibilities leave the difference of the two neurons' weights unchanged. Each window starts
+with empty STDP traces, so the eligibility speaks of this window's state only. The
+modulator is scaled by learning_rate_decay ** episodes (stochastic approximation: with a
+constant rate the weights keep drifting once exploration is small, and 500-episode runs
+unlearn from a best average of ~400).
 
 Exploration while learning: each action neuron has its own Poisson noise line (noise_rate
 spikes per window at random steps, weight noise_weight, decaying by noise_decay per
 episode), so the race is noisy and the policy stochastic, like the escape noise of
-Frémaux et al.; initial weights are the same for both neurons, so the untrained policy has
-no bias. If neither neuron fires, a random one is made to fire (its noise line, a few
-extra steps), so the action is always a neuron that fired and its eligibility knows it.
-Learning off (a loaded controller): no noise, no plasticity, no critic updates.
+Frémaux et al. A chosen-only Hebbian update is then, in expectation, the policy gradient
+2 P(L) P(R) (Q_R - Q_L) of the weight difference; with the exploration gone it is only
+noise, hence both decays. Initial weights are the same for both neurons, so the untrained
+policy favours neither action. If neither neuron fires, a random one is made to fire (its
+noise line, a few extra steps), so the action is always a neuron that fired and its
+eligibility knows it. Learning off (a loaded controller): no noise, no plasticity, no
+critic updates.
 
 The fast path: a control step calls `Network.advance` once, with the window's input spikes
 and the modulator, instead of running the population_encoder and network stages, whose
@@ -82,27 +93,27 @@ class CartPoleController:
     (x, x_dot) grids); dt_us; window_steps (SNN steps per control step); t_max_us (latency
     of the weakest field); w_init, w_std, w_max (plastic weights, mV); inhibition (mutual,
     mV); learning_rate, learning_rate_decay (per episode), tau_eligibility_ms, tau_stdp_ms
-    (R-STDP); critic_rate, critic_lambda, gamma (TD critic); baseline_steps (time constant,
-    in control steps, of the TD error's running mean); noise_rate (exploration spikes per
-    window per action neuron at episode 0), noise_decay (per episode), noise_weight (mV);
-    seed; learning (plasticity and exploration on).
+    (R-STDP); critic_rate (normalised step), critic_lambda, gamma (TD critic); noise_rate
+    (exploration spikes per window per action neuron at episode 0), noise_decay (per
+    episode), noise_weight (mV); cart_in_actor (the (x, x_dot) grid drives the action
+    neurons too); seed; learning (plasticity and exploration on).
     """
 
     def __init__(self, pole_fields: int = 7, cart_fields: int = 5, dt_us: int = 250, window_steps: int = 40,
-                 t_max_us: int = 8000, w_init: float = 1.0, w_std: float = 0.1, w_max: float = 4.0,
+                 t_max_us: int = 8000, w_init: float = 2.0, w_std: float = 0.2, w_max: float = 4.0,
                  inhibition: float = -20.0, learning_rate: float = 0.1, learning_rate_decay: float = 0.995,
                  tau_eligibility_ms: float = 30.0, tau_stdp_ms: float = 10.0, critic_rate: float = 0.2,
-                 critic_lambda: float = 0.8, gamma: float = 0.99, baseline_steps: float = 1000.0,
-                 noise_rate: float = 3.0, noise_decay: float = 0.995, noise_weight: float = 1.5, seed: int = 0,
-                 learning: bool = True) -> None:
+                 critic_lambda: float = 0.8, gamma: float = 0.99, noise_rate: float = 3.0,
+                 noise_decay: float = 0.995, noise_weight: float = 1.5,
+                 cart_in_actor: bool = False, seed: int = 0, learning: bool = True) -> None:
         self.params = dict(pole_fields=int(pole_fields), cart_fields=int(cart_fields), dt_us=int(dt_us),
                            window_steps=int(window_steps), t_max_us=int(t_max_us), w_init=float(w_init),
                            w_std=float(w_std), w_max=float(w_max), inhibition=float(inhibition),
                            learning_rate=float(learning_rate), learning_rate_decay=float(learning_rate_decay),
                            tau_eligibility_ms=float(tau_eligibility_ms), tau_stdp_ms=float(tau_stdp_ms),
                            critic_rate=float(critic_rate), critic_lambda=float(critic_lambda), gamma=float(gamma),
-                           baseline_steps=float(baseline_steps), noise_rate=float(noise_rate),
-                           noise_decay=float(noise_decay), noise_weight=float(noise_weight), seed=int(seed))
+                           noise_rate=float(noise_rate), noise_decay=float(noise_decay),
+                           noise_weight=float(noise_weight), cart_in_actor=bool(cart_in_actor), seed=int(seed))
         p = self.params
         if min(p["pole_fields"], p["cart_fields"]) < 3:
             raise ConfigError(f"robot controller: pole_fields and cart_fields must be >= 3, got "
@@ -113,15 +124,15 @@ class CartPoleController:
             raise ConfigError(f"robot controller: t_max_us {t_max_us} must leave the window's last two steps free "
                               f"({window_steps} steps of {dt_us} µs)")
         if not (0 < p["gamma"] <= 1 and 0 <= p["critic_lambda"] <= 1 and 0 < p["learning_rate_decay"] <= 1
-                and 0 < p["noise_decay"] <= 1 and p["baseline_steps"] >= 0):
+                and 0 < p["noise_decay"] <= 1):
             raise ConfigError("robot controller: need 0 < gamma <= 1, 0 <= critic_lambda <= 1, 0 < learning_rate_decay"
-                              " <= 1, 0 < noise_decay <= 1 and baseline_steps >= 0")
+                              " <= 1 and 0 < noise_decay <= 1")
         self._grids = [(pair, *receptive_fields(m, 0.0, 1.0))
                        for pair, m in zip(GROUPS, (p["pole_fields"], p["cart_fields"]))]
         self.n_fields = p["pole_fields"] ** 2 + p["cart_fields"] ** 2
+        self.n_actor = self.n_fields if p["cart_in_actor"] else p["pole_fields"] ** 2
         self.learning = bool(learning)
         self.critic = np.zeros(self.n_fields, np.float64)
-        self.delta_mean = 0.0
         self.episodes = 0
         self.steps_total = 0
         self.net = self._build_network()
@@ -133,7 +144,7 @@ class CartPoleController:
     # -- construction -------------------------------------------------------------------
     def _build_network(self) -> Network:
         p = self.params
-        n_in = self.n_fields + 2  # fields, then one noise line per action neuron
+        n_in = self.n_actor + 2  # the actor's fields, then one noise line per action neuron
         net = Network(dt_us=p["dt_us"], seed=p["seed"])
         net.add(InputPopulation(n_in, name="input"), input=True)
         net.add(LIFPopulation(2, name="action", tau_m_ms=10.0, tau_exc_ms=2.0, tau_inh_ms=5.0, v_th=1.0,
@@ -141,14 +152,14 @@ class CartPoleController:
         rng = np.random.default_rng(p["seed"])
         # the same weight to both neurons: the untrained policy favours neither action
         w = np.repeat(np.clip(rng.normal(p["w_init"], p["w_std"], (n_in, 1)), 0.0, p["w_max"]), 2, axis=1)
-        w[self.n_fields:] = 0.0  # the noise lines drive the neurons through their own fixed projection
+        w[self.n_actor:] = 0.0  # the noise lines drive the neurons through their own fixed projection
         proj = net.connect(all_to_all("input", "action", n_in, 2, weights=w, name="plastic"))
         rule = RewardSTDP(a_plus=1.0, a_minus=0.0, tau_plus_ms=p["tau_stdp_ms"], tau_minus_ms=p["tau_stdp_ms"],
                           tau_eligibility_ms=p["tau_eligibility_ms"], learning_rate=p["learning_rate"],
                           w_min=0.0, w_max=p["w_max"])
         proj.set_plasticity(rule.rule_id, rule.kernel_params(), 2)
         noise = np.zeros((n_in, 2))
-        noise[self.n_fields, 0] = noise[self.n_fields + 1, 1] = p["noise_weight"]
+        noise[self.n_actor, 0] = noise[self.n_actor + 1, 1] = p["noise_weight"]
         net.connect(all_to_all("input", "action", n_in, 2, weights=noise, name="exploration"))
         net.connect(lateral_inhibition("action", 2, weight=p["inhibition"]))
         net.learning = self.learning
@@ -179,9 +190,9 @@ class CartPoleController:
         return np.concatenate(out)
 
     def input_spikes(self, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(step within the window, field) of the latency code, sorted by step: fields at or
-        above MIN_ACTIVATION fire once, rint((1 - a) * t_max_us) µs into the window."""
-        fields = np.flatnonzero(phi >= MIN_ACTIVATION)
+        """(step within the window, field) of the actor's latency code, sorted by step: its
+        fields at or above MIN_ACTIVATION fire once, rint((1 - a) * t_max_us) µs into the window."""
+        fields = np.flatnonzero(phi[:self.n_actor] >= MIN_ACTIVATION)
         off_us = np.rint((1.0 - phi[fields]) * self.params["t_max_us"]).astype(np.int64)
         steps = off_us // self.params["dt_us"]
         order = np.argsort(steps, kind="stable")
@@ -203,7 +214,7 @@ class CartPoleController:
             if count.any():
                 at = self._noise_rng.integers(0, p["t_max_us"] // p["dt_us"] + 1, int(count.sum()))
                 steps = np.concatenate([steps, at])
-                fields = np.concatenate([fields, self.n_fields + np.repeat([0, 1], count)])
+                fields = np.concatenate([fields, self.n_actor + np.repeat([0, 1], count)])
                 order = np.argsort(steps, kind="stable")
                 steps, fields = steps[order], fields[order]
         self._fresh_window()
@@ -216,7 +227,7 @@ class CartPoleController:
         else:  # nobody fired: a random neuron is made to fire, so that it is the eligible one
             self.action = int(self._coin.integers(2))
             k = self.net.step
-            self.net.advance(4, np.array([k], np.int64), np.array([self.n_fields + self.action], np.int64))
+            self.net.advance(4, np.array([k], np.int64), np.array([self.n_actor + self.action], np.int64))
         self._phi_prev = phi
         self.steps_total += 1
         return self.action
@@ -254,11 +265,7 @@ class CartPoleController:
         return delta
 
     def _modulator(self, delta: float) -> float:
-        p = self.params
-        modulator = delta - self.delta_mean
-        if p["baseline_steps"] > 0:
-            self.delta_mean += (delta - self.delta_mean) / max(p["baseline_steps"], 1.0)
-        return modulator * p["learning_rate_decay"] ** self.episodes
+        return delta * self.params["learning_rate_decay"] ** self.episodes
 
     def warm_up(self) -> None:
         """Compile / load the Numba kernels on a twin, so the first real step is not slow."""
@@ -269,8 +276,8 @@ class CartPoleController:
 
     # -- persistence --------------------------------------------------------------------
     def weights(self) -> np.ndarray:
-        """Plastic weights [fields, 2] (mV; a copy)."""
-        return self.net.projections[0].weights.reshape(-1, 2)[:self.n_fields].copy()
+        """Plastic weights [actor fields, 2] (mV; a copy)."""
+        return self.net.projections[0].weights.reshape(-1, 2)[:self.n_actor].copy()
 
     def save(self, path: str | Path) -> Path:
         """Write `path` (JSON) and its .net.npz network; JSON and npz only."""
@@ -278,7 +285,7 @@ class CartPoleController:
         path.parent.mkdir(parents=True, exist_ok=True)
         net_path = path.with_suffix(".net.npz")
         self.net.save(net_path)
-        doc = {"kind": KIND, "params": self.params, "critic": self.critic.tolist(), "delta_mean": self.delta_mean,
+        doc = {"kind": KIND, "params": self.params, "critic": self.critic.tolist(),
                "episodes": self.episodes, "steps": self.steps_total, "network": net_path.name}
         path.write_text(json.dumps(doc, indent=1))
         return path
@@ -301,7 +308,6 @@ class CartPoleController:
         if critic.shape != ctl.critic.shape:
             raise ConfigError(f"robot controller {path}: critic has {critic.size} weights, expected {ctl.n_fields}")
         ctl.critic = critic
-        ctl.delta_mean = float(doc.get("delta_mean", 0.0))
         ctl.episodes = int(doc.get("episodes", 0))
         ctl.steps_total = int(doc.get("steps", 0))
         ctl.net = Network.load(path.parent / doc["network"])
@@ -309,5 +315,5 @@ class CartPoleController:
         return ctl
 
     def describe(self) -> dict[str, Any]:
-        return {"fields": self.n_fields, "neurons": self.net.n_neurons, "synapses": self.net.n_synapses,
-                **self.params}
+        return {"fields": self.n_fields, "actor_fields": self.n_actor, "neurons": self.net.n_neurons,
+                "synapses": self.net.n_synapses, **self.params}

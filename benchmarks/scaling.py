@@ -75,8 +75,9 @@ def _stored_bytes(net) -> int:
     seen: dict[int, int] = {}
     for value in net._flat.values():
         if isinstance(value, np.ndarray):
-            base = value if value.base is None else value.base
-            seen[id(base)] = base.nbytes
+            while isinstance(value.base, np.ndarray):  # a view: count the array it views
+                value = value.base
+            seen[id(value)] = value.nbytes
     return sum(seen.values())
 
 

@@ -7,7 +7,7 @@ unsigned index spares the negative-index fix-up Numba adds to every signed array
 
 `prefetch` asks the CPU to start loading a row while other work runs: a spiking neuron's
 row lies anywhere in the synapse arrays (megabytes, beyond L2), so without it every row
-begins with a cache miss that the loop waits for (profiled: about half of the
+begins with cache misses that the loop waits for (profiled: about half of the
 propagation time of CUBA at 4000 neurons). It is a hint only and changes no result, and
 never faults, even for an address past the end of the array.
 """

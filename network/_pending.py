@@ -65,6 +65,7 @@ def load_ring(f: dict[str, Any], ring: np.ndarray) -> None:
     """Replace the input in flight by ring[depth, 2, n] (same shape as as_ring's)."""
     if f["q_count"].shape[0] == 0:
         f["ring"][:] = ring
+        f["ring_loaded"] = True  # a network without delays adds it to the currents once (Network.advance)
         return
     clear(f)
     flat = ring.reshape(f["depth"], -1)

@@ -173,7 +173,7 @@ class Network:
             self.build()
         f = self._flat
         k0, k1 = self.step, self.step + int(n_steps)
-        if not f["use_ring"] and f["ring"].any():
+        if not f["use_ring"] and f.pop("ring_loaded", False):
             # input left in the ring (a state saved with delayed input pending) joins the currents
             f["state"][1:3] += f["ring"][k0 % f["ring"].shape[0]]
             f["ring"][:] = 0.0
@@ -189,22 +189,12 @@ class Network:
                 raise ChunkError(f"network: {what} spikes must be sorted and inside steps {k0}..{k1 - 1}")
         if in_steps.size and self.input is None:
             raise ConfigError("network: input spikes given but the network has no input population")
-        in_ptr = np.searchsorted(in_steps, np.arange(k0, k1 + 1)).astype(np.int64)
-        t_ptr = np.searchsorted(t_steps, np.arange(k0, k1 + 1)).astype(np.int64)
-        n = int(f["pop_size"].sum())
-        max_in = int(np.diff(in_ptr).max()) if k1 > k0 else 0
-        spikes = np.zeros(n + max_in, np.int64)
-        local = np.zeros(n + max_in, np.int64)
-        teach_local = np.zeros(max(n, 1), np.int64)
-        pos_lo = np.zeros(f["pop_size"].shape[0], np.int64)
-        pos_hi = np.zeros_like(pos_lo)
-        # spike flags of the uniform fast path, one byte per neuron of a population, read as uint64 words
-        flags = np.zeros(-(-int(f["pop_size"].max()) // 8) * 8, np.uint8)
-        cap = max(1 << 16, 4 * (f["n_rec_max"] + max_in))
-        rec_step, rec_neuron = np.zeros(cap, np.int64), np.zeros(cap, np.int64)
+        in_ptr = _step_pointers(in_steps, k0, k1)
+        t_ptr = _step_pointers(t_steps, k0, k1)
+        max_in = int(np.diff(in_ptr).max()) if in_steps.size else 0
+        spikes, local, teach_local, pos_lo, pos_hi, flags, rec_step, rec_neuron, mon_buf, counters = \
+            _scratch(f, max_in)
         n_mon = f["mon_neuron"].shape[0]
-        mon_buf = np.zeros((max(1, min(4096, (1 << 22) // max(n_mon, 1))), n_mon), np.float64)
-        counters = np.zeros(4, np.int64)
         out_steps: list[np.ndarray] = []
         out_neurons: list[np.ndarray] = []
         k = k0
@@ -247,6 +237,9 @@ class Network:
         for name in wanted:
             i = f["index"][name]
             lo, size = int(f["pop_offset"][i]), int(f["pop_size"][i])
+            if not steps.size:  # (a short call often records nothing: spare the masks)
+                result[name] = (steps, neurons)
+                continue
             sel = (neurons >= lo) & (neurons < lo + size)
             result[name] = (steps[sel], neurons[sel] - lo)
         for m in self.spike_monitors:
@@ -338,6 +331,36 @@ class Network:
         from network.model_io import network_from_spec
 
         return network_from_spec(spec)
+
+
+def _step_pointers(steps: np.ndarray, k0: int, k1: int) -> np.ndarray:
+    """ptr[k1 - k0 + 1]: the events of step k are steps[ptr[k - k0]:ptr[k - k0 + 1]]."""
+    if not steps.size:
+        return np.zeros(k1 - k0 + 1, np.int64)
+    return np.searchsorted(steps, np.arange(k0, k1 + 1)).astype(np.int64)
+
+
+def _scratch(f: dict[str, Any], max_in: int) -> tuple[np.ndarray, ...]:
+    """The kernel's scratch arrays, kept with the flat arrays between calls (a call that
+    advances a few steps, as a controller does per tick, would otherwise spend most of its
+    time allocating them) and grown when this call's input needs more room."""
+    n = int(f["pop_size"].sum())
+    old = f.get("scratch")
+    if old is not None and old[0].shape[0] >= n + max_in:
+        old[-1][:] = 0  # counters
+        return old
+    n_mon = f["mon_neuron"].shape[0]
+    cap = max(1 << 16, 4 * (f["n_rec_max"] + max_in))
+    f["scratch"] = (
+        np.zeros(n + max_in, np.int64), np.zeros(n + max_in, np.int64),  # spikes, local indices
+        np.zeros(max(n, 1), np.int64),  # teacher spikes
+        np.zeros(f["pop_size"].shape[0], np.int64), np.zeros(f["pop_size"].shape[0], np.int64),  # pos_lo, pos_hi
+        # spike flags of the uniform fast path, one byte per neuron of a population, read as uint64 words
+        np.zeros(-(-int(f["pop_size"].max()) // 8) * 8, np.uint8),
+        np.zeros(cap, np.int64), np.zeros(cap, np.int64),  # recorded spikes: steps, neurons
+        np.zeros((max(1, min(4096, (1 << 22) // max(n_mon, 1))), n_mon), np.float64),  # monitor rows
+        np.zeros(4, np.int64))  # counters
+    return f["scratch"]
 
 
 def output_grid(population: Population, offset: int = 0) -> tuple[int, int]:

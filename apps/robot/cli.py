@@ -1,7 +1,7 @@
 """`spikestream robot cartpole|lane`: spiking closed-loop control.
 
     spikestream robot cartpole --learn --episodes 500 --save cp.json --plot cp.png
-    spikestream robot cartpole --load cp.json --episodes 100          # learning off
+    spikestream robot cartpole --load cp.json --episodes 100 --seed 10000   # learning off, unseen starts
     spikestream robot cartpole --load cp.json --loop 10000 --json      # 1 kHz ZeroMQ plant process
     spikestream robot lane --learn --episodes 20 --save lane.json --plot lane.png   # train, then test
     spikestream robot lane --load lane.json --episodes 1 --json        # held-out track, learning off
@@ -20,8 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("plant", choices=("cartpole", "lane"))
     parser.add_argument("--learn", action="store_true", help="learn online (R-STDP); default when nothing is loaded")
     parser.add_argument("--episodes", type=int, default=None,
-                        help="episodes to run (default: cartpole 500, the learning budget; lane 20 to train, "
-                             "1 to test)")
+                        help="episodes to run (default: cartpole 500 learning, the budget, or 100 with a "
+                             "loaded controller, 0 before --loop; lane 20 to train, 1 to test)")
     parser.add_argument("--save", default="", help="save the controller (JSON + .net.npz)")
     parser.add_argument("--load", default="", help="load a saved controller (learning off unless --learn)")
     parser.add_argument("--plot", default="", help="PNG of reward per episode and the last trajectory")
@@ -39,8 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.plant == "lane":
         return run_lane(args)
-    if args.episodes is None:
-        args.episodes = 500
+    if args.episodes is None:  # learning: the budget; a loaded controller: a test, none before --loop
+        args.episodes = 500 if (args.learn or not args.load) else (0 if args.loop else 100)
     from apps.robot.controller import CartPoleController
     from apps.robot.train import plot, run_episodes
     from pipeline.errors import ConfigError
@@ -56,11 +56,13 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, TypeError) as exc:
         print(f"spikestream robot cartpole: {exc}", file=sys.stderr)
         return 2
-    report = run_episodes(ctl, args.episodes, seed=args.seed, progress=not (args.quiet or args.json))
+    report: dict = {"episodes": 0}
+    if args.episodes > 0:
+        report = run_episodes(ctl, args.episodes, seed=args.seed, progress=not (args.quiet or args.json))
     report["learning"] = ctl.learning
     if args.save:
         report["saved"] = str(ctl.save(args.save))
-    if args.plot:
+    if args.plot and report["episodes"]:
         plot(report, args.plot)
     if args.loop:
         from apps.robot.loop import run_loop
@@ -69,15 +71,16 @@ def run(args: argparse.Namespace) -> int:
     slim = {k: v for k, v in report.items() if k not in ("trajectory", "avg100")}
     if args.json:
         print(json.dumps(slim))
-    else:
+    elif report["episodes"]:
         print(f"episodes {report['episodes']} (learning {'on' if ctl.learning else 'off'})  mean length "
               f"{report['mean_length']}  best 100-episode average {report['best_avg100']}  episodes to avg >= 195: "
               f"{report['episodes_to_195']}, >= 475: {report['episodes_to_475']}")
-        if "loop" in report:
-            lp = report["loop"]
-            print(f"loop {lp['steps']} steps at {lp['rate_hz']:.0f} Hz: latency p50 {lp['latency_us']['p50']} µs "
-                  f"p99 {lp['latency_us']['p99']} µs, jitter p99 {lp['jitter_us']['p99']} µs, compute p99 "
-                  f"{lp['compute_us']['p99']} µs, missed deadlines {lp['missed_deadlines']}, load {lp['load_average']}")
+    if "loop" in report and not args.json:
+        lp = report["loop"]
+        print(f"loop {lp['steps']} steps at {lp['rate_hz']:.0f} Hz: latency p50 {lp['latency_us']['p50']} µs "
+              f"p99 {lp['latency_us']['p99']} µs, jitter p99 {lp['jitter_us']['p99']} µs, compute p50 "
+              f"{lp['compute_us']['p50']} µs p99 {lp['compute_us']['p99']} µs, missed deadlines "
+              f"{lp['missed_deadlines']}, load {lp['load_average']}")
     return 0
 
 

@@ -24,7 +24,9 @@ the pole loop (to bring the cart back one must first push it further out, the po
 leans inward); 500-episode runs plateau at a best 100-episode average of ~420-430 and the
 learned cart weights, set back to equal for both actions, turn a ~440-step greedy
 controller into a 500-step one. The pole grid alone holds a balancing policy
-(sign(theta + 0.3 theta_dot): 500 steps, also as set weights in this network).
+(sign(theta + 0.3 theta_dot): 500 steps, also as set weights in this network). The price:
+nothing stops the cart's slow drift, so without v1's 500-step cap an episode ends at the
+track's edge (after ~400-4000 steps for the learned controllers).
 
 Learning: actor-critic (Barto, Sutton & Anderson 1983) in spiking form after Frémaux,
 Sprekeler & Gerstner (2013). Reward 0 per surviving step, -1 on failure; the critic learns

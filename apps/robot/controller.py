@@ -180,16 +180,16 @@ class CartPoleController:
         self._coin = np.random.default_rng([self.params["seed"], 2, self.episodes])
 
     # -- one control step ---------------------------------------------------------------
-    def activations(self, state: np.ndarray) -> np.ndarray:
+    def activations(self, state: np.ndarray, grids: int = 2) -> np.ndarray:
         """Field activations [n_fields] of a CartPole state: the (theta, theta_dot) grid
-        (row = theta field), then the (x, x_dot) grid; variables scaled and clipped."""
+        (row = theta field), then the (x, x_dot) grid (grids=1: the first only); variables
+        scaled and clipped."""
         v = np.clip((np.asarray(state, np.float64)[:4] - self._lo) / self._span, 0.0, 1.0)
         out = []
-        for (i, j), mu, sigma in self._grids:
-            gi = np.exp(-((v[i] - mu) ** 2) / (2 * sigma**2))
-            gj = np.exp(-((v[j] - mu) ** 2) / (2 * sigma**2))
-            out.append(np.outer(gi, gj).ravel())
-        return np.concatenate(out)
+        for pair, mu, sigma in self._grids[:grids]:
+            g = np.exp(-((v[list(pair)][:, None] - mu) ** 2) / (2 * sigma**2))
+            out.append((g[0][:, None] * g[1]).ravel())
+        return np.concatenate(out) if grids > 1 else out[0]
 
     def input_spikes(self, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(step within the window, field) of the actor's latency code, sorted by step: its
@@ -204,7 +204,8 @@ class CartPoleController:
         """Observe `state` (reached after the previous action, with `reward`), learn, and
         return the next action (0 = push left, 1 = push right)."""
         p = self.params
-        phi = self.activations(state)
+        # with learning off and the actor on the pole grid, the cart grid (critic only) is not needed
+        phi = self.activations(state, 2 if (self.learning or p["cart_in_actor"]) else 1)
         r_steps = r_values = None
         k0 = self.net.step
         if self.learning and self._phi_prev is not None:

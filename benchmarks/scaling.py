@@ -72,9 +72,13 @@ def run_ours(n: int, duration_ms: float) -> dict:
 
 
 def _stored_bytes(net) -> int:
-    """Bytes of every array the built network holds (each buffer once)."""
+    """Bytes of every array the built network and its projections hold (each buffer once)."""
     seen: dict[int, int] = {}
-    for value in net._flat.values():
+    arrays = list(net._flat.values())
+    for proj in net.projections:
+        arrays += [proj.indptr, proj.indices, proj.weights, proj.delays, proj.post_indptr, proj.post_synapses,
+                   proj.eligibility, proj.pre_traces, proj.post_traces]
+    for value in arrays:
         if isinstance(value, np.ndarray):
             while isinstance(value.base, np.ndarray):  # a view: count the array it views
                 value = value.base

@@ -3,7 +3,7 @@ neurons (3200 exc / 800 inh), p = 0.02, current-based exponential synapses, dt =
 Times spikestream against Brian2 (cython runtime) and NEST (iaf_psc_exp, 1 thread) in one
 run: wall time per simulated second, mean rate, ratios; plus our first-call compile time.
 
-    python -m benchmarks.cuba [--quick] [--json] [--duration-s 1.0] [--repeats 3] [--brian2-python PATH]
+    python -m benchmarks.cuba [--quick] [--json] [--duration-s 1.0] [--repeats 7] [--brian2-python PATH]
 
 Brian2 2.9 does not import under numpy 2, so it runs in its own Python (--brian2-python,
 else $BRIAN2_PYTHON, else /tmp/brian2-venv/bin/python). Every simulator first runs a short
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--duration-s", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per simulator; the fastest counts")
+    parser.add_argument("--repeats", type=int, default=7, help="timed runs per simulator; the fastest counts")
     parser.add_argument("--brian2-python", default=None, help="Python interpreter where Brian2 imports")
     parser.add_argument("--skip-peers", action="store_true", help="time spikestream only (no ratio)")
     args = parser.parse_args(argv)

@@ -27,7 +27,9 @@ class Geometry:
     sample_rate_hz: int = 0
 
     def to_dict(self) -> dict[str, int]:
-        return dataclasses.asdict(self)
+        # spelled out: dataclasses.asdict deep-copies, a third of encoding a small chunk
+        return {"width": self.width, "height": self.height, "channels": self.channels,
+                "sample_rate_hz": self.sample_rate_hz}
 
 
 @dataclass(kw_only=True, eq=False)

@@ -26,7 +26,14 @@ _INT64_MAX = 2**63 - 1
 
 
 def _descr(dtype: np.dtype) -> Any:
-    return np.lib.format.dtype_to_descr(dtype)
+    descr = _DESCR_CACHE.get(dtype)
+    if descr is None:
+        descr = _DESCR_CACHE[dtype] = np.lib.format.dtype_to_descr(dtype)
+    return descr
+
+
+# encode runs per chunk, and a 1 kHz control loop sends tiny chunks: descr once per dtype
+_DESCR_CACHE: dict[np.dtype, Any] = {}
 
 
 # The only dtypes a message may declare, by their descr (JSON form).
@@ -34,6 +41,8 @@ ALLOWED_DTYPES: dict[str, np.dtype] = {}
 for _kind in CHUNK_KINDS.values():
     for _dtype, _ in _kind.array_specs.values():
         ALLOWED_DTYPES[json.dumps(_descr(_dtype))] = _dtype
+# plain dtypes declared as a bare string ("<f4"), looked up without re-encoding the JSON
+_ALLOWED_SIMPLE = {_descr(d): d for d in ALLOWED_DTYPES.values() if isinstance(_descr(d), str)}
 
 
 @dataclass(frozen=True)
@@ -189,7 +198,11 @@ def _geometry(raw: Any) -> Geometry:
 def _array(cls: type[Chunk], spec: dict, frame: Any, limits: WireLimits) -> np.ndarray:
     name = spec["name"]
     want_dtype, ndims = cls.array_specs[name]
-    dtype = ALLOWED_DTYPES.get(json.dumps(spec.get("dtype")))
+    declared = spec.get("dtype")
+    if isinstance(declared, str):
+        dtype = _ALLOWED_SIMPLE.get(declared)
+    else:
+        dtype = ALLOWED_DTYPES.get(json.dumps(declared))
     if dtype is None or dtype != want_dtype:
         raise WireError(f"array {name!r}: dtype {spec.get('dtype')!r} not allowed (expected {_descr(want_dtype)!r})")
     shape = spec.get("shape")

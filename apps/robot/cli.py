@@ -27,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plot", default="", help="PNG of reward per episode and the last trajectory")
     parser.add_argument("--loop", type=int, default=0, help="then run N steps against the plant process over ZeroMQ")
     parser.add_argument("--rate", type=int, default=1000, help="control rate of --loop, Hz")
+    parser.add_argument("--realtime", action="store_true",
+                        help="--loop under SCHED_FIFO where the OS allows (root or CAP_SYS_NICE)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="controller parameter of a new controller, e.g. critic_lambda=0 (repeatable)")
@@ -65,9 +67,10 @@ def run(args: argparse.Namespace) -> int:
     if args.plot and report["episodes"]:
         plot(report, args.plot)
     if args.loop:
-        from apps.robot.loop import run_loop
+        from apps.robot.loop import STALL_NS, run_loop
 
-        report["loop"] = run_loop(ctl, n_steps=args.loop, rate_hz=args.rate, seed=args.seed)
+        report["loop"] = run_loop(ctl, n_steps=args.loop, rate_hz=args.rate, seed=args.seed,
+                                  realtime=args.realtime)
     slim = {k: v for k, v in report.items() if k not in ("trajectory", "avg100")}
     if args.json:
         print(json.dumps(slim))
@@ -80,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"loop {lp['steps']} steps at {lp['rate_hz']:.0f} Hz: latency p50 {lp['latency_us']['p50']} µs "
               f"p99 {lp['latency_us']['p99']} µs, jitter p99 {lp['jitter_us']['p99']} µs, compute p50 "
               f"{lp['compute_us']['p50']} µs p99 {lp['compute_us']['p99']} µs, missed deadlines "
-              f"{lp['missed_deadlines']}, load {lp['load_average']}")
+              f"{lp['missed_deadlines']} ({lp['missed_with_stall']} in steps where the machine stalled a waiting "
+              f"process > {STALL_NS // 1000} µs), load {lp['load_average']}")
     return 0
 
 

@@ -9,11 +9,22 @@ same time, carrying its compute time in meta. The plant applies the command (the
 it passes the action to env.step is "applied"), logs sensor stamp -> applied latency,
 tick start jitter and missed deadlines (command applied after the next tick is due), and
 writes its log to an .npz the parent reads back.
+
+Both processes wait by spinning on non-blocking receives with sched_yield between polls
+and, with realtime=True, ask for SCHED_FIFO where the OS allows it (root or CAP_SYS_NICE;
+reported as "realtime"; on the 2-vCPU microVM this was written on it did not help). Why: a blocked process costs a wake-up per hop, and a REQ/REP round trip has
+six of them (each side's thread and ZeroMQ I/O thread); on a virtual machine whose idle
+vCPUs halt, that alone was 70-280 µs p50 and over 1 ms p99. A spinning process that sees
+its own clock jump by more than STALL_NS was not running although it wanted to: the
+machine took the CPU away (hypervisor, interrupts). Such stalls are counted per step, so
+a missed deadline can be told apart from a slow controller. Messages are copied, not sent
+zero-copy: for a few hundred bytes pyzmq's zero-copy path costs more than the copy.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -25,25 +36,68 @@ from pipeline.chunks import Geometry, ValueChunk
 from pipeline.errors import WireError
 
 SENSOR_NAMES = ("x", "x_dot", "theta", "theta_dot", "reward", "terminated", "truncated")
+STALL_NS = 200_000  # a spinning process whose clock jumps this far was not running
+SPIN_AHEAD_NS = 500_000  # waits sleep until this long before a tick, then spin
+REALTIME_PRIORITY = 50
 
 
-def _wait_until(t_ns: int) -> None:
-    """Sleep most of the way, then spin: tick starts within a few µs when the CPU is free."""
+def realtime_priority() -> bool:
+    """Run this process (and the threads it starts later: ZeroMQ's I/O threads inherit it)
+    under SCHED_FIFO if the OS allows; False where it does not."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(REALTIME_PRIORITY))
+    except (AttributeError, OSError):
+        return False
+    return True
+
+
+def _wait_until(t_ns: int) -> int:
+    """Sleep most of the way, then spin: the tick starts within a few µs when the CPU is
+    free. Returns the longest stall seen while spinning (ns)."""
+    stall = 0
+    last = time.monotonic_ns()
     while True:
-        left = t_ns - time.monotonic_ns()
+        now = time.monotonic_ns()
+        left = t_ns - now
         if left <= 0:
-            return
-        if left > 300_000:
-            time.sleep((left - 250_000) / 1e9)
+            return max(stall, now - last)
+        if left > SPIN_AHEAD_NS:
+            time.sleep((left - SPIN_AHEAD_NS + 50_000) / 1e9)
+            now = time.monotonic_ns()
+        else:
+            stall = max(stall, now - last)
+            os.sched_yield()  # under SCHED_FIFO, lets ZeroMQ's I/O thread on this CPU run
+        last = now
 
 
-def plant_main(endpoint: str, n_steps: int, rate_hz: int, seed: int, log_path: str) -> None:
+def recv_spinning(sock: Any, timeout_ns: int) -> tuple[list[Any], int]:
+    """A multipart message from sock, polling without blocking (sched_yield between polls);
+    returns it with the longest stall seen while waiting (ns)."""
+    import zmq
+
+    start = last = time.monotonic_ns()
+    stall = 0
+    while True:
+        try:
+            return sock.recv_multipart(zmq.NOBLOCK), stall
+        except zmq.Again:
+            pass
+        now = time.monotonic_ns()
+        stall = max(stall, now - last)
+        last = now
+        if now - start > timeout_ns:
+            raise WireError(f"robot loop: no message for {timeout_ns / 1e9:.0f} s")
+        os.sched_yield()
+
+
+def plant_main(endpoint: str, n_steps: int, rate_hz: int, seed: int, log_path: str, realtime: bool = False) -> None:
     """The plant process: CartPole-v1 ticking at rate_hz for n_steps control steps."""
     import gymnasium as gym
     import zmq
 
     from pipeline import wire
 
+    got_realtime = realtime and realtime_priority()
     ctx = zmq.Context()
     sock = ctx.socket(zmq.REQ)
     sock.setsockopt(zmq.LINGER, 0)
@@ -60,6 +114,7 @@ def plant_main(endpoint: str, n_steps: int, rate_hz: int, seed: int, log_path: s
     actions = np.zeros(n_steps, np.int8)
     episode_of = np.zeros(n_steps, np.int32)
     seq_back = np.zeros(n_steps, np.int64)
+    stalls = np.zeros(n_steps, np.int64)  # longest stall of either process in the step
     lengths: list[int] = []
     reward, terminated, truncated, episode, length = 0.0, False, False, 0, 0
     # handshake: the controller is up before the clock starts
@@ -72,19 +127,21 @@ def plant_main(endpoint: str, n_steps: int, rate_hz: int, seed: int, log_path: s
             tick += -(-(now - tick) // period_ns) * period_ns
         scheduled[k] = tick
         tick += period_ns
-        _wait_until(int(scheduled[k]))
+        stall = _wait_until(int(scheduled[k]))
         sensed[k] = time.monotonic_ns()
         row = np.array([[*state, reward, terminated, truncated]], np.float32)
         chunk = ValueChunk(t_start=k * period_us, t_end=(k + 1) * period_us, values=row,
                            times=np.array([k * period_us], np.int64), names=SENSOR_NAMES, geometry=geometry,
                            stream="plant", seq=k, meta={"sensed_ns": int(sensed[k]), "episode": episode})
-        sock.send_multipart(wire.encode(chunk), copy=False)
-        command, _ = wire.decode(sock.recv_multipart(copy=False))
+        sock.send_multipart(wire.encode(chunk))
+        frames, recv_stall = recv_spinning(sock, 30_000_000_000)
+        command, _ = wire.decode(frames)
         if not isinstance(command, ValueChunk) or command.names != ("action",) or command.times[0] != k * period_us:
             raise WireError(f"plant: step {k}: unexpected reply {command.kind} {command.names} at {command.t_start}")
         action = int(command.values[0, 0])
         applied[k] = time.monotonic_ns()
         compute[k] = int(command.meta.get("compute_ns", -1))
+        stalls[k] = max(stall, recv_stall, int(command.meta.get("stall_ns", 0)))
         seq_back[k] = command.t_start
         actions[k] = action
         episode_of[k] = episode
@@ -101,20 +158,23 @@ def plant_main(endpoint: str, n_steps: int, rate_hz: int, seed: int, log_path: s
     sock.send(b"bye")
     sock.recv()
     np.savez(log_path, sensed=sensed, scheduled=scheduled, applied=applied, compute=compute, actions=actions,
-             episode=episode_of, stamps=seq_back, lengths=np.asarray(lengths, np.int64), period_ns=period_ns)
+             episode=episode_of, stamps=seq_back, lengths=np.asarray(lengths, np.int64), period_ns=period_ns,
+             stalls=stalls, realtime=got_realtime)
     sock.close()
     ctx.term()
 
 
 def run_loop(controller: Any, n_steps: int = 10_000, rate_hz: int = 1000, seed: int = 0,
-             endpoint: str = "tcp://127.0.0.1:*") -> dict[str, Any]:
+             endpoint: str = "tcp://127.0.0.1:*", realtime: bool = False) -> dict[str, Any]:
     """Run the plant process against `controller` (a CartPoleController) for n_steps ticks;
-    returns timing statistics and the episodes' lengths."""
+    returns timing statistics and the episodes' lengths. realtime: both processes ask for
+    SCHED_FIFO (falling back to normal scheduling where refused); this process keeps it."""
     import zmq
 
     from pipeline import wire
 
     controller.warm_up()
+    got_realtime = realtime and realtime_priority()
     ctx = zmq.Context()
     sock = ctx.socket(zmq.REP)
     sock.setsockopt(zmq.LINGER, 0)
@@ -123,7 +183,7 @@ def run_loop(controller: Any, n_steps: int = 10_000, rate_hz: int = 1000, seed: 
     with tempfile.TemporaryDirectory() as tmp:
         log_path = str(Path(tmp) / "plant.npz")
         proc = multiprocessing.get_context("spawn").Process(target=plant_main,
-                                                             args=(address, n_steps, rate_hz, seed, log_path))
+                                                             args=(address, n_steps, rate_hz, seed, log_path, realtime))
         proc.start()
         try:
             if not sock.poll(60_000):
@@ -133,11 +193,17 @@ def run_loop(controller: Any, n_steps: int = 10_000, rate_hz: int = 1000, seed: 
             names = ("action",)
             last_t = -1
             in_order = True
+            period_ns = 1_000_000_000 // rate_hz
+            arrived = 0
             while True:
-                if not sock.poll(30_000):
-                    raise WireError("robot loop: no message from the plant for 30 s")
-                frames = sock.recv_multipart(copy=False)
-                if len(frames) == 1 and frames[0].bytes == b"bye":
+                # sleep until shortly before the next tick's message is due, then spin: spinning
+                # through the whole period would, under SCHED_FIFO, run into the kernel's
+                # real-time throttling (95% of each second) and stall for 50 ms
+                wait_stall = _wait_until(arrived + period_ns - SPIN_AHEAD_NS) if arrived else 0
+                frames, stall = recv_spinning(sock, 30_000_000_000)
+                stall = max(stall, wait_stall)
+                arrived = time.monotonic_ns()
+                if len(frames) == 1 and frames[0] == b"bye":
                     sock.send(b"bye")
                     break
                 chunk, _ = wire.decode(frames)
@@ -153,8 +219,8 @@ def run_loop(controller: Any, n_steps: int = 10_000, rate_hz: int = 1000, seed: 
                 compute_ns = time.perf_counter_ns() - t0
                 reply = ValueChunk(t_start=chunk.t_start, t_end=chunk.t_end, values=np.array([[action]], np.float32),
                                    times=chunk.times.copy(), names=names, geometry=Geometry(channels=1),
-                                   stream="controller", seq=chunk.seq, meta={"compute_ns": int(compute_ns)})
-                sock.send_multipart(wire.encode(reply), copy=False)
+                                   stream="controller", seq=chunk.seq, meta={"compute_ns": int(compute_ns), "stall_ns": int(stall)})
+                sock.send_multipart(wire.encode(reply))
             proc.join(60)
             log = dict(np.load(log_path))
         finally:
@@ -164,6 +230,7 @@ def run_loop(controller: Any, n_steps: int = 10_000, rate_hz: int = 1000, seed: 
             sock.close()
             ctx.term()
     stats = timing_stats(log)
+    stats["realtime"] = {"controller": got_realtime, "plant": bool(log["realtime"])}
     stats["stamps_in_order"] = bool(in_order and np.all(np.diff(log["stamps"]) > 0))
     return stats
 
@@ -175,14 +242,16 @@ def timing_stats(log: dict[str, np.ndarray]) -> dict[str, Any]:
     jitter = (log["sensed"] - log["scheduled"]) / 1000.0
     compute = log["compute"][log["compute"] >= 0] / 1000.0
     # a deadline is missed when the command lands after the next tick was due
-    missed = int(np.sum(log["applied"] > log["scheduled"] + period))
+    late = log["applied"] > log["scheduled"] + period
+    missed = int(np.sum(late))
+    stalled = log["stalls"] > STALL_NS
 
     def pct(a: np.ndarray) -> dict[str, float]:
         return {"mean": round(float(a.mean()), 2), "p50": round(float(np.percentile(a, 50)), 2),
                 "p99": round(float(np.percentile(a, 99)), 2), "max": round(float(a.max()), 2)}
 
-    import os
-
     return {"steps": int(latency.shape[0]), "rate_hz": 1e9 / period, "latency_us": pct(latency),
             "jitter_us": pct(jitter), "compute_us": pct(compute), "missed_deadlines": missed,
+            # misses in steps where a waiting process saw the machine take its CPU away
+            "missed_with_stall": int(np.sum(late & stalled)), "steps_with_stall": int(np.sum(stalled)),
             "episodes": [int(x) for x in log["lengths"]], "load_average": [round(x, 2) for x in os.getloadavg()]}

@@ -31,6 +31,7 @@ peers:
 
 demo: setup
 	$(BIN)/spikestream demo
+	$(BIN)/spikestream kws train --default --if-missing
 
 test: setup
 	$(PEER_ENV) $(BIN)/python -m pytest -q -n 2 tests

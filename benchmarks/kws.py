@@ -35,13 +35,18 @@ def main(argv: list[str] | None = None) -> int:
     from apps.kws.script import make_script
     from apps.kws.spotter import KeywordSpotter
     from apps.kws.train import default_model_dir, ensure_default_keywords
+    from pipeline.errors import FormatError
 
     folder = args.model or default_model_dir()
-    if not (default_model_dir() / "model.json").is_file() and not args.model:
+    try:
+        model = KwsModel.load(folder)
+    except FormatError:
+        if args.model:
+            raise
         from apps.kws.train import train_model
 
-        train_model(ensure_default_keywords()).save(folder)
-    model = KwsModel.load(folder)
+        model = train_model(ensure_default_keywords())  # the default model is missing or of an older format
+        model.save(folder)
     words = ["yes", "no", "cat", "up", "down", "left", "house", "right", "on", "off", "stop", "go"]
     pieces = []
     seconds = 20 if args.quick else 120

@@ -1,4 +1,5 @@
-"""Numba kernel of the keyword spotter's spiking layer: cochlear spikes -> LIF neurons."""
+"""Numba kernels of the keyword spotter: the spiking layer (cochlear spikes -> LIF neurons),
+word endpointing over hop levels and the per-word spike-rate features."""
 
 from __future__ import annotations
 
@@ -39,20 +40,69 @@ def lif_layer_run(steps, channels, n_steps, w_in, decay_syn, decay_mem, threshol
 
 
 @njit(cache=True)
-def window_features(counts, hops_per_bin, bins, out):
-    """log1p spike counts of the last bins*hops_per_bin hops (ending at each hop), pooled in bins.
+def endpoint_run(levels, first_hop, params, state, out):
+    """Energy endpointing over hop levels; returns how many words ended (rows of out).
 
-    counts [n_hops, neurons] (the first bins*hops_per_bin - 1 rows are history); out
-    [n_hops - history, bins * neurons].
+    levels [n] (dBFS) of hops first_hop, first_hop + 1, ...; params = (speech_db,
+    hangover hops, min hops, max hops, floor rise and fall coefficients per hop, silence_db);
+    state [6] = (noise floor dB, floor known, in a word, first loud hop, last loud hop,
+    quietest level since the first loud hop), carried across calls; out [n, 3] gets
+    (first hop, end hop (exclusive), hop at whose end the word was declared over).
     """
+    speech_db, hangover, min_hops, max_hops = params[0], params[1], params[2], params[3]
+    rise, fall, silence_db = params[4], params[5], params[6]
+    k = 0
+    for i in range(levels.shape[0]):
+        hop = first_hop + i
+        level = levels[i]
+        if level > silence_db:  # digital silence (a muted or idle input) says nothing about the room
+            if state[1] == 0.0:
+                state[0] = level
+                state[1] = 1.0
+            elif level < state[0]:
+                state[0] += fall * (level - state[0])
+            else:
+                state[0] += rise * (level - state[0])
+        if state[2] == 1.0:
+            state[5] = min(state[5], level)
+        if state[1] == 1.0 and level > state[0] + speech_db:
+            if state[2] == 0.0:
+                state[2] = 1.0
+                state[3] = hop
+                state[5] = level
+            state[4] = hop
+            if hop - state[3] + 1 > max_hops:
+                # too long for a word: the noise got louder; its quietest hop is the new floor
+                state[0] = state[5]
+                state[2] = 0.0
+        elif state[2] == 1.0 and hop - state[4] >= hangover:
+            state[2] = 0.0
+            if state[4] + 1 - state[3] >= min_hops:
+                out[k, 0] = state[3]
+                out[k, 1] = state[4] + 1
+                out[k, 2] = hop
+                k += 1
+    return k
+
+
+@njit(cache=True)
+def word_features(counts, start, end, bins, rate_scale, out):
+    """log1p(spike rate * rate_scale) of each neuron in `bins` equal parts of rows
+    [start, end) of counts [hops, neurons] (spikes per hop); a row straddling two parts
+    counts in each by its overlap, so the features vary smoothly with the word's span.
+    out [bins * neurons], bin-major."""
     n = counts.shape[1]
-    history = bins * hops_per_bin - 1
-    for r in range(out.shape[0]):
-        end = r + history  # window covers rows end - history .. end
-        for b in range(bins):
-            first = end - history + b * hops_per_bin
-            for j in range(n):
-                total = 0.0
-                for q in range(hops_per_bin):
-                    total += counts[first + q, j]
-                out[r, b * n + j] = np.log1p(total)
+    width = (end - start) / bins
+    for b in range(bins):
+        lo = start + b * width
+        hi = lo + width
+        acc = np.zeros(n)
+        r = int(np.floor(lo))
+        while r < hi:
+            w = min(hi, r + 1.0) - max(lo, float(r))
+            if w > 0.0:
+                for j in range(n):
+                    acc[j] += w * counts[r, j]
+            r += 1
+        for j in range(n):
+            out[b * n + j] = np.log1p(acc[j] / width * rate_scale)

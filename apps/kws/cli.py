@@ -19,9 +19,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     train.add_argument("--default", action="store_true",
                        help="train the default model on the generated keyword set into the default model folder")
     train.add_argument("--out", help="model folder to write (default: ~/.cache/spikestream/kws/default)")
+    train.add_argument("--if-missing", action="store_true",
+                       help="do nothing when the model folder already holds a model of this version")
     train.add_argument("--max-per-class", type=int, default=0, help="use at most this many clips per word")
-    train.add_argument("-C", type=float, default=0.005, help="inverse L2 regularisation of the readout")
+    train.add_argument("--hidden", type=int, help="readout hidden units (0: logistic regression; default: 128)")
+    train.add_argument("--alpha", type=float, default=0.3, help="L2 penalty of the readout")
+    train.add_argument("--augment", type=int, default=2,
+                       help="extra hearings of each clip, sped up or slowed down by up to 12%%")
     train.add_argument("--json", action="store_true", help="print the training summary as JSON")
+    evaluate = sub.add_parser("evaluate", help="score a model offline on scripted keyword sequences (as the live test)")
+    evaluate.add_argument("--model", help="model folder (default: the default model)")
+    evaluate.add_argument("--data", help="Speech-Commands-layout folder (default: the generated set)")
+    evaluate.add_argument("--split", default="validation", choices=("validation", "test", "train"))
+    evaluate.add_argument("--seeds", type=int, default=8, help="scripts to play (seeds 0..N-1)")
+    evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
     listen = sub.add_parser("listen", help="detect keywords live from a microphone, or in a WAV file")
     listen.add_argument("--model", help="model folder (default: the default model)")
     listen.add_argument("--wav", help="listen to this WAV file (16 kHz) instead of a microphone")
@@ -38,26 +49,61 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.kws_command == "train":
         return _train(args)
+    if args.kws_command == "evaluate":
+        return _evaluate(args)
     return _listen(args)
 
 
 def _train(args: argparse.Namespace) -> int:
+    from apps.kws.model import KwsConfig, KwsModel
     from apps.kws.train import default_model_dir, ensure_default_keywords, train_model
+    from pipeline.errors import FormatError
 
     if args.data and args.default:
         print("kws train: --default trains on the generated set; give --data or --default, not both", file=sys.stderr)
         return 2
-    root = Path(args.data) if args.data else ensure_default_keywords(progress=not args.json)
     out = Path(args.out) if args.out else default_model_dir()
-    model = train_model(root, max_per_class=args.max_per_class, C=args.C, progress=not args.json)
+    if args.if_missing:
+        try:
+            KwsModel.load(out)
+        except FormatError:
+            pass
+        else:
+            print(json.dumps({"model": str(out), "trained": False}) if args.json else f"kws model: {out} is "
+                  "up to date (--if-missing)")
+            return 0
+    root = Path(args.data) if args.data else ensure_default_keywords(progress=not args.json)
+    config = KwsConfig() if args.hidden is None else KwsConfig(hidden=args.hidden)
+    model = train_model(root, config=config, max_per_class=args.max_per_class, alpha=args.alpha,
+                        augment=args.augment, progress=not args.json)
     model.save(out)
     summary = {"model": str(out), "classes": model.classes, **model.info}
     if args.json:
         print(json.dumps(summary))
     else:
         print(f"kws model saved to {out}: {len(model.keywords)} keywords ({', '.join(model.keywords)}), "
-              f"{model.info['clips']} clips, train window accuracy {model.info['train_window_accuracy']:.3f}, "
+              f"{model.info['clips']} clips, train word accuracy {model.info['train_word_accuracy']:.3f}, "
               f"{model.info['train_seconds']} s")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from apps.kws.evaluate import evaluate_scripts
+    from apps.kws.model import KwsModel
+    from apps.kws.train import default_model_dir, ensure_default_keywords
+
+    model = KwsModel.load(args.model or default_model_dir())
+    root = Path(args.data) if args.data else ensure_default_keywords(progress=not args.json)
+    report = evaluate_scripts(model, root, split=args.split, seeds=args.seeds)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    for row in report["rows"]:
+        print(f"script {row['seed']}: {row['detected']}/{row['keywords']} detected, {row['false_detections']} false "
+              f"{row['false'] or ''}{'' if row['in_order'] else ', out of order'}  {'pass' if row['passed'] else 'FAIL'}")
+    print(f"{report['split']} split of {report['data']}: detection {report['detection_rate']:.3f}, "
+          f"{report['false_per_script']:.2f} false per script, {report['passed']}/{report['scripts']} scripts pass; "
+          f"latency p50 {report['latency_ms_p50']:.0f} ms, p99 {report['latency_ms_p99']:.0f} ms")
     return 0
 
 
@@ -86,6 +132,21 @@ class _Display:
         print(text, flush=True)
 
 
+def _warm_up(model: Any) -> None:
+    """Load (or compile) the spotter's Numba kernels on a throwaway spotter before audio
+    flows: on a cold cache that takes seconds, and a live stream would overrun meanwhile."""
+    import numpy as np
+
+    from apps.kws.spotter import KeywordSpotter
+    from pipeline.chunks import Geometry, SignalChunk
+
+    rate = model.config.sample_rate_hz
+    n = rate // 2  # long enough for whole hops
+    noise = np.random.default_rng(0).normal(0.0, 0.01, (n, 1)).astype(np.float32)
+    KeywordSpotter(model).process(SignalChunk(t_start=0, t_end=n * 1_000_000 // rate, samples=noise,
+                                              geometry=Geometry(channels=1, sample_rate_hz=rate)))
+
+
 def _listen(args: argparse.Namespace) -> int:
     from apps.kws.model import KwsModel
     from apps.kws.spotter import KeywordSpotter
@@ -100,8 +161,9 @@ def _listen(args: argparse.Namespace) -> int:
     model = KwsModel.load(args.model or default_model_dir())
     if args.threshold is not None:
         model.config.threshold = args.threshold
-    spotter = KeywordSpotter(model)
     rate = model.config.sample_rate_hz
+    _warm_up(model)
+    spotter = KeywordSpotter(model)
     chunk_us = args.chunk_ms * 1000
     if args.wav:
         from sources.wav import WavSource
@@ -119,14 +181,16 @@ def _listen(args: argparse.Namespace) -> int:
     recorded: list[Any] = []
     per_chunk_ms: list[float] = []
     t0_us = None
-    print(f"listening for: {', '.join(model.keywords)}" + (f" in {args.wav}" if args.wav else " (Ctrl-C to stop)"),
-          file=sys.stderr, flush=True)
     try:
         for chunk in source.chunks():
             if chunk.kind != "signal":
                 continue
             if t0_us is None:
                 t0_us = chunk.t_start
+                # said once audio flows, not before: opening a device can take seconds, and
+                # whatever is spoken before then is never heard
+                print(f"listening for: {', '.join(model.keywords)}" + (f" in {args.wav}" if args.wav else
+                      " (Ctrl-C to stop)"), file=sys.stderr, flush=True)
             if args.wav and args.duration and chunk.t_start - t0_us >= args.duration * 1e6:
                 break
             began = time.perf_counter()

@@ -1,11 +1,13 @@
-"""The keyword-spotting model: cochlea -> spiking LIF layer -> linear readout over a sliding
-window, saved as model.npz (arrays) + model.json (configuration), never pickled.
+"""The keyword-spotting model: cochlea -> spiking LIF layer -> word endpointing -> readout,
+saved as model.npz (arrays) + model.json (configuration), never pickled.
 
 The spiking layer is a fixed tonotopic projection of the cochlear channels onto LIF
 neurons (each neuron listens to a few neighbouring channels with excitation and to a few
-random ones with inhibition), so its spikes code spectro-temporal patterns; only the
-readout (multinomial logistic regression on log spike counts in `bins` time bins of the
-last `window_ms`) is trained.
+random ones with inhibition), so its spikes code spectro-temporal patterns. An energy
+endpointer cuts the stream into words; each word's spikes, pooled in `bins` time bins
+that split the word's own span (so a word spoken fast or slow fills the same bins), go to
+the trained readout: a perceptron with one hidden ReLU layer (or, with `hidden` = 0,
+multinomial logistic regression) over log spike rates.
 """
 
 from __future__ import annotations
@@ -19,64 +21,91 @@ import numpy as np
 
 from pipeline.errors import ConfigError, FormatError
 
-NONE = "_none_"  # the readout's class for silence, noise and unknown words
-FORMAT_VERSION = 1
+NONE = "_none_"  # the readout's class for noise, clicks and fragments of words
+FORMAT_VERSION = 2
+ARRAYS = ("w_in", "threshold", "mean", "scale", "w_hidden", "b_hidden", "w_out", "b_out")
 
 
 @dataclass
 class KwsConfig:
-    """Everything that fixes the chain's computation (all times in ms)."""
+    """Everything that fixes the chain's computation (times in ms, levels in dB)."""
 
     sample_rate_hz: int = 16000
-    cochlea: dict[str, Any] = field(default_factory=lambda: {"preset": "live", "channels": 64})
+    # 64 channels up to 7.5 kHz: the frication of /f/ and /s/ (off, stop, yes) lies above 4 kHz
+    cochlea: dict[str, Any] = field(default_factory=lambda: {"preset": "live", "channels": 64, "f_hi_hz": 7500.0})
     neurons: int = 192
     fan_in_exc: int = 6
+    fan_in_spread: int = 3  # excitatory inputs come from channels within this many of the neuron's centre
     fan_in_inh: int = 4
     tau_syn_ms: float = 5.0
     tau_mem_ms: float = 10.0
     dt_ms: int = 1
-    hop_ms: int = 20
-    bin_ms: int = 100
-    window_ms: int = 800
-    threshold: float = 0.6  # detection: keyword probability above this ...
-    release: float = 0.35  # ... and no new detection until every keyword is below this
-    min_gap_ms: int = 400  # and at least this long after the previous one
+    hop_ms: int = 10  # endpointing and decisions fall on hops of this length
+    bins: int = 8  # time bins over each word's span
+    pad_ms: int = 20  # spikes this long before the word's first and after its last loud hop count too
+    level_hp_hz: float = 150.0  # the endpointer's level meter ignores what lies below this
+    speech_db: float = 12.0  # a hop this far above the noise floor is speech
+    hangover_ms: int = 80  # a word ends after this long without a loud hop (bridges stop closures)
+    min_word_ms: int = 80  # shorter loud stretches are clicks
+    max_word_ms: int = 1500  # longer ones are not a single word
+    floor_rise_ms: float = 8000.0  # noise floor time constants: slow to rise (speech must not lift it) ...
+    floor_fall_ms: float = 100.0  # ... quick to fall
+    hidden: int = 128  # readout hidden units (0: logistic regression)
+    threshold: float = 0.5  # detection: the top keyword's probability must reach this
     seed: int = 0
 
     @property
-    def hops_per_bin(self) -> int:
-        return self.bin_ms // self.hop_ms
+    def hop_steps(self) -> int:
+        return self.hop_ms // self.dt_ms
 
     @property
-    def bins(self) -> int:
-        return self.window_ms // self.bin_ms
+    def features(self) -> int:
+        """Readout inputs: log rates per (bin, neuron), then the word's log duration."""
+        return self.bins * self.neurons + 1
+
+    def hops(self, ms: float) -> int:
+        return int(round(ms / self.hop_ms))
 
     def check(self) -> None:
-        if self.bin_ms % self.hop_ms or self.window_ms % self.bin_ms or self.hop_ms % self.dt_ms:
-            raise ConfigError(f"kws: hop_ms {self.hop_ms} must divide bin_ms {self.bin_ms}, which must divide "
-                              f"window_ms {self.window_ms}; dt_ms {self.dt_ms} must divide hop_ms")
+        if self.hop_ms % self.dt_ms or self.hop_ms <= 0:
+            raise ConfigError(f"kws: dt_ms {self.dt_ms} must divide hop_ms {self.hop_ms}")
+        if self.bins < 1 or self.neurons < 1 or self.hidden < 0:
+            raise ConfigError(f"kws: bins {self.bins}, neurons {self.neurons} must be >= 1 and hidden "
+                              f"{self.hidden} >= 0")
+        if not 0 < self.min_word_ms < self.max_word_ms:
+            raise ConfigError(f"kws: need 0 < min_word_ms {self.min_word_ms} < max_word_ms {self.max_word_ms}")
 
 
 @dataclass
 class KwsModel:
-    """A configuration, the spiking layer's weights and the trained readout."""
+    """A configuration, the spiking layer's weights and the trained readout.
+
+    classes[0] is NONE; `keywords` are the classes a detection may name, the other classes
+    (unknown words the readout learnt apart) count as "no keyword"."""
 
     config: KwsConfig
-    classes: list[str]  # classes[0] == NONE
+    classes: list[str]
+    keywords: list[str]
     w_in: np.ndarray  # [cochlea channels, neurons]
     threshold: np.ndarray  # [neurons]
-    mean: np.ndarray  # feature standardisation
+    mean: np.ndarray  # [features] standardisation
     scale: np.ndarray
-    coef: np.ndarray  # [classes, features]
-    intercept: np.ndarray  # [classes]
+    w_hidden: np.ndarray  # [features, hidden] ([features, 0] without a hidden layer)
+    b_hidden: np.ndarray  # [hidden]
+    w_out: np.ndarray  # [hidden or features, classes]
+    b_out: np.ndarray  # [classes]
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def keywords(self) -> list[str]:
-        return self.classes[1:]
+    def keyword_index(self) -> np.ndarray:
+        return np.array([self.classes.index(k) for k in self.keywords], np.int64)
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
-        z = ((features - self.mean) / self.scale) @ self.coef.T + self.intercept
+        """Class probabilities [rows, classes] of feature rows [rows, features]."""
+        z = (features - self.mean) / self.scale
+        if self.w_hidden.shape[1]:
+            z = np.maximum(z @ self.w_hidden + self.b_hidden, 0.0)
+        z = z @ self.w_out + self.b_out
         z -= z.max(axis=1, keepdims=True)
         p = np.exp(z)
         return p / p.sum(axis=1, keepdims=True)
@@ -84,10 +113,9 @@ class KwsModel:
     def save(self, folder: str | Path) -> Path:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        np.savez(folder / "model.npz", w_in=self.w_in, threshold=self.threshold, mean=self.mean, scale=self.scale,
-                 coef=self.coef, intercept=self.intercept)
+        np.savez(folder / "model.npz", **{k: getattr(self, k) for k in ARRAYS})
         meta = {"format_version": FORMAT_VERSION, "kind": "spikestream-kws", "config": asdict(self.config),
-                "classes": self.classes, "info": self.info}
+                "classes": self.classes, "keywords": self.keywords, "info": self.info}
         (folder / "model.json").write_text(json.dumps(meta, indent=1))
         return folder
 
@@ -105,25 +133,48 @@ class KwsModel:
         if meta.get("kind") != "spikestream-kws" or meta.get("format_version") != FORMAT_VERSION:
             raise FormatError(f"kws model: {json_path}: field 'kind'/'format_version' is "
                               f"{meta.get('kind')!r}/{meta.get('format_version')!r}, expected "
-                              f"'spikestream-kws'/{FORMAT_VERSION}")
-        config = KwsConfig(**meta["config"])
+                              f"'spikestream-kws'/{FORMAT_VERSION}; retrain with `spikestream kws train`")
+        try:
+            config = KwsConfig(**meta["config"])
+        except TypeError as exc:
+            raise FormatError(f"kws model: {json_path}: field 'config': {exc}") from None
         with np.load(npz_path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in ("w_in", "threshold", "mean", "scale", "coef", "intercept")}
-        model = cls(config=config, classes=list(meta["classes"]), info=meta.get("info", {}), **arrays)
-        n_features = config.bins * config.neurons
-        if model.coef.shape != (len(model.classes), n_features) or model.w_in.shape[1] != config.neurons:
-            raise FormatError(f"kws model: {npz_path}: field 'coef' has shape {model.coef.shape}, expected "
-                              f"({len(model.classes)}, {n_features}) for the configuration in model.json")
+            missing = [k for k in ARRAYS if k not in z.files]
+            if missing:
+                raise FormatError(f"kws model: {npz_path} lacks the arrays {missing}")
+            arrays = {k: z[k] for k in ARRAYS}
+        model = cls(config=config, classes=list(meta["classes"]), keywords=list(meta.get("keywords", [])),
+                    info=meta.get("info", {}), **arrays)
+        model._check(npz_path)
         return model
+
+    def _check(self, where: Path) -> None:
+        cfg = self.config
+        hidden = self.w_hidden.shape[1] if self.w_hidden.ndim == 2 else -1
+        inputs = hidden if hidden > 0 else cfg.features
+        expected = {"w_in": (self.w_in.shape[0], cfg.neurons), "threshold": (cfg.neurons,),
+                    "mean": (cfg.features,), "scale": (cfg.features,), "w_hidden": (cfg.features, hidden),
+                    "b_hidden": (max(hidden, 0),), "w_out": (inputs, len(self.classes)),
+                    "b_out": (len(self.classes),)}
+        for name, shape in expected.items():
+            if getattr(self, name).shape != shape:
+                raise FormatError(f"kws model: {where}: field {name!r} has shape {getattr(self, name).shape}, "
+                                  f"expected {shape} for the configuration in model.json")
+        unknown = [k for k in self.keywords if k not in self.classes]
+        if not self.classes or self.classes[0] != NONE or unknown:
+            raise FormatError(f"kws model: {where}: classes must start with {NONE!r} and hold every keyword "
+                              f"(missing: {unknown})")
 
 
 def spiking_weights(config: KwsConfig, channels: int) -> np.ndarray:
-    """Tonotopic excitatory fan-in plus random inhibitory fan-in, unit-scale weights."""
+    """Tonotopic excitatory fan-in plus random inhibitory fan-in, unit-scale weights
+    [channels, neurons]."""
     rng = np.random.default_rng([config.seed, 7])
     w = np.zeros((channels, config.neurons), np.float64)
     centres = rng.integers(0, channels, config.neurons)
+    spread = config.fan_in_spread
     for j, c in enumerate(centres.tolist()):
-        exc = np.clip(c + rng.integers(-3, 4, config.fan_in_exc), 0, channels - 1)
+        exc = np.clip(c + rng.integers(-spread, spread + 1, config.fan_in_exc), 0, channels - 1)
         np.add.at(w[:, j], exc, rng.uniform(0.5, 1.0, config.fan_in_exc))
         inh = rng.choice(channels, config.fan_in_inh, replace=False)
         w[inh, j] -= rng.uniform(0.3, 0.8, config.fan_in_inh)

@@ -51,6 +51,32 @@ def make_script(root: str | Path, words: list[str], keywords: list[str], *, spli
     return audio.astype(np.float32), where
 
 
+def align_script(heard: np.ndarray, played: np.ndarray, script: list[ScriptedWord], *, rate: int = 16000,
+                 search_s: float = 0.4) -> list[ScriptedWord]:
+    """Where each scripted word lies in a recording of the played script: one offset from
+    the whole recording, then each word (with 100 ms either side) found again within
+    search_s of it, since a live path can insert or drop audio on the way (a player's
+    underrun adds silence), which shifts the words after it."""
+    from scipy.signal import correlate
+
+    n = 1 << int(np.ceil(np.log2(heard.shape[0] + played.shape[0])))
+    xc = np.fft.irfft(np.fft.rfft(heard, n) * np.conj(np.fft.rfft(played, n)), n)
+    offset = int(np.argmax(xc[: heard.shape[0]]))
+    margin, search = rate // 10, int(search_s * rate)
+    placed = []
+    for item in script:
+        a, b = max(item.start - margin, 0), min(item.end + margin, played.shape[0])
+        lo = max(offset + a - search, 0)
+        hi = min(offset + b + search, heard.shape[0])
+        local = offset
+        if hi - lo > b - a:
+            c = correlate(heard[lo:hi], played[a:b], mode="valid")
+            local = lo + int(np.argmax(c)) - a
+            offset = local  # later words follow this one's shift
+        placed.append(ScriptedWord(item.word, item.start + local, item.end + local, item.keyword))
+    return placed
+
+
 def score(detections: list[dict[str, Any]], script: list[ScriptedWord], t0_us: int, rate: int = 16000,
           max_late_us: int = 700_000) -> dict[str, Any]:
     """Match detections (dicts with word, t_us and optionally at_us, the clock when shown)

@@ -96,7 +96,9 @@ class VirtualAudio:
 
     def play(self, wav: str | Path, *, wait: bool = True) -> subprocess.Popen:
         """Play a WAV file into the default sink with paplay (blocking unless wait=False)."""
-        proc = subprocess.Popen(["paplay", "--latency-msec=10", str(wav)], env=self._full_env(), stdin=subprocess.DEVNULL,
+        # a deep playback buffer: with 10 ms, paplay underran whenever a busy machine held it
+        # off the CPU that long, and the sink then played gaps into the words
+        proc = subprocess.Popen(["paplay", "--latency-msec=250", str(wav)], env=self._full_env(), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         if wait:
             _, err = proc.communicate(timeout=600)

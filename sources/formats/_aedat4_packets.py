@@ -42,15 +42,22 @@ class Lz4Frames:
         self._lib = lib
         self._context = ctypes.c_void_p()
         self._check(lib.LZ4F_createDecompressionContext(ctypes.byref(self._context), _LZ4F_VERSION))
-        self._out = np.empty(CHUNK_BYTES, dtype=np.uint8)
+        self._set_out(np.empty(CHUNK_BYTES, dtype=np.uint8))
         self._options = _Lz4Options(1, 0, 0, 0)  # stableDst: the whole frame decodes into one buffer
         self._dst_size, self._src_size = ctypes.c_size_t(), ctypes.c_size_t()
+        # made once: a few microseconds per packet add up over a file's thousands of packets
+        self._dst_ref, self._src_ref = ctypes.byref(self._dst_size), ctypes.byref(self._src_size)
+        self._options_ref = ctypes.byref(self._options)
+        self._fresh = True  # the context is ready for a new frame (after one decoded to its end)
 
     @classmethod
     def load(cls) -> Lz4Frames | None:
         import lz4.frame
 
-        for name in (lz4.frame._frame.__file__, ctypes.util.find_library("lz4")):
+        # the wheel's own library first; find_library runs `ldconfig -p` in a subprocess
+        # (about a millisecond per file opened), so only when that one lacks LZ4F_*
+        for find in (lambda: lz4.frame._frame.__file__, lambda: ctypes.util.find_library("lz4")):
+            name = find()
             if not name:
                 continue
             try:
@@ -74,6 +81,10 @@ class Lz4Frames:
                 continue
         return None
 
+    def _set_out(self, out: np.ndarray) -> None:
+        # its address is looked up once, not per packet (__array_interface__ builds a dict)
+        self._out, self._out_address = out, out.__array_interface__["data"][0]
+
     def _check(self, code: int) -> int:
         if self._lib.LZ4F_isError(code):
             raise RuntimeError(f"LZ4F error {self._lib.LZ4F_getErrorName(code).decode()}")
@@ -83,18 +94,20 @@ class Lz4Frames:
         src = np.frombuffer(data, dtype=np.uint8)
         address = src.__array_interface__["data"][0]
         while True:
-            self._lib.LZ4F_resetDecompressionContext(self._context)
+            if not self._fresh:
+                self._lib.LZ4F_resetDecompressionContext(self._context)
+            self._fresh = False
             self._dst_size.value, self._src_size.value = self._out.shape[0], src.shape[0]
             left = self._check(self._lib.LZ4F_decompress(
-                self._context, self._out.__array_interface__["data"][0], ctypes.byref(self._dst_size),
-                address, ctypes.byref(self._src_size), ctypes.byref(self._options)))
+                self._context, self._out_address, self._dst_ref, address, self._src_ref, self._options_ref))
             if left == 0:
+                self._fresh = True
                 return self._out[: self._dst_size.value]
             if self._dst_size.value < self._out.shape[0]:  # the input ran out first
                 raise RuntimeError(f"LZ4 frame incomplete ({left} more bytes expected)")
             if self._out.shape[0] > _LZ4_MAX_RATIO * src.shape[0] + CHUNK_BYTES:
                 raise RuntimeError("LZ4 frame decompresses beyond any valid size")
-            self._out = np.empty(2 * self._out.shape[0], dtype=np.uint8)  # a larger packet: grow, redo
+            self._set_out(np.empty(2 * self._out.shape[0], dtype=np.uint8))  # a larger packet: grow, redo
 
     def close(self) -> None:
         if self._context:

@@ -258,6 +258,12 @@ class ArrayReaderBase(EventReader):
             self._fill()
         return self._pending.take(self._pending.count_before(t_end))
 
+    def read_all(self) -> np.ndarray:
+        """Every remaining event: the chunks converted into the queue, joined once."""
+        while not self._done:
+            self._fill()
+        return self._pending.take(self._pending.count)
+
     def seek(self, t: int) -> None:
         """Next read starts at the first event with t >= t: a binary search over the time
         column where it is random-access, else a pass from the start dropping what it skips."""

@@ -15,10 +15,18 @@ import numpy as np
 from pipeline.errors import FormatError
 from pipeline.events import EVENT_DTYPE, as_events, check_sorted
 from sources.formats import _prophesee_kernels as K
-from sources.formats.base import BlockFileReader, FileInfo, format_error, header_dict, parse_percent_header
+from sources.formats.base import (
+    BlockFileReader,
+    FileInfo,
+    concat_events,
+    format_error,
+    header_dict,
+    parse_percent_header,
+)
 
 TRIGGER_DTYPE = K.TRIGGER_DTYPE
 HEADER_MAX_BYTES = 1 << 20
+_READ_CAP_EVENTS = 1 << 24  # the largest array one read allocates at once (218 MB)
 # Prophesee's legacy RAW files name no geometry; OpenEB infers it from the camera plugin
 # (Gen3/Gen3.1 sensors are VGA, Gen4/Gen4.1/IMX636 are 1280x720).
 _PLUGIN_GEOMETRY = (("gen31", (640, 480)), ("gen3", (640, 480)), ("gen41", (1280, 720)),
@@ -29,23 +37,24 @@ _SKIPPED = {K.C_UNKNOWN_TYPE: "words of unknown type", K.C_OUT_OF_RANGE: "events
             K.C_BAD_POLARITY: "events with a polarity field other than 0/1"}
 
 
-def concat_events(parts: list[np.ndarray]) -> np.ndarray:
-    """Concatenate contiguous EVENT_DTYPE arrays as bytes (numpy copies the packed
-    structured dtype field by field, ~10x slower)."""
-    parts = [p for p in parts if p.shape[0]]
-    if not parts:
-        return np.empty(0, dtype=EVENT_DTYPE)
-    if len(parts) == 1:
-        return parts[0]
-    return np.concatenate([np.ascontiguousarray(p).view(np.uint8) for p in parts]).view(EVENT_DTYPE)
-
-
 class ProphReader(BlockFileReader):
-    """Shared machinery of the Prophesee readers (subclasses set `_label` and the kernel)."""
+    """Shared machinery of the Prophesee readers (subclasses set `_label`, the unit layout
+    and `_call_kernel`).
+
+    The file is read block by block into one reused buffer and cut into whole units
+    (words, or DAT records); `read` decodes them straight into the array it returns, so
+    a decoded event is written once and never copied. The decoder stops when that array
+    is full and resumes at the next unit on the next call. `read_until` and `seek` go
+    through BlockFileReader's queue of decoded blocks (`_fill`), which `read` empties first.
+    """
 
     _label: ClassVar[str] = ""  # format name in messages, e.g. "EVT3"
-    _unit_bytes: ClassVar[int] = 2  # bytes per word/record: the most events one can hold
-    _sink: np.ndarray | None = None
+    _unit_bytes: ClassVar[int] = 2  # bytes per word/record
+    _unit_what: ClassVar[str] = "a 16-bit word"  # for "file ends inside ..."
+    _word: ClassVar[np.dtype] = np.dtype("<u2")  # the kernel's view of the units
+    # room the kernel needs to make progress (an EVT 3.0 vector word holds 12 events);
+    # a read with less room left decodes a few events ahead into the queue instead
+    _min_room: ClassVar[int] = 64
 
     def _setup(self, path, on_error: str, width: int | None, height: int | None) -> None:
         if on_error not in ("raise", "skip"):
@@ -57,6 +66,7 @@ class ProphReader(BlockFileReader):
         self._counts = np.zeros(K.N_COUNTERS, dtype=np.int64)
         self._detail = np.zeros(4, dtype=np.int64)
         self._warned: set[int] = set()
+        self._raw = np.empty(0, dtype=np.uint8)
 
     def _error(self, offset: int | None, what: str) -> FormatError:
         return format_error(self.path, offset, what, self._label)
@@ -71,6 +81,13 @@ class ProphReader(BlockFileReader):
         self._counts[:] = 0
         self._trigger_parts: list[np.ndarray] = []
         self.counters.update(dict.fromkeys(K.COUNTER_NAMES, 0))
+        # the current block's whole units, the next one to decode, the file offset of
+        # units[0], and the bytes of an incomplete unit carried to the next block
+        self._units = np.empty(0, dtype=self._word)
+        self._n_units = 0
+        self._unit_pos = 0
+        self._units_offset = self.header_size
+        self._tail = b""
 
     def _status_error(self, status: int, offset: int, word: int) -> FormatError:
         d = self._detail
@@ -94,52 +111,124 @@ class ProphReader(BlockFileReader):
                 self._warned.add(idx)
                 name = K.COUNTER_NAMES[idx]
                 warnings.warn(f"{self._label} file {self.path}: skipping {_SKIPPED[idx]} "
-                              f"(counted in reader.counters[{name!r}])", stacklevel=6)
+                              f"(counted in reader.counters[{name!r}])", stacklevel=3)
         self.counters.update(zip(K.COUNTER_NAMES, self._counts.tolist()))
 
-    def _run_kernel(self, units: np.ndarray, n_units: int, offset: int, unit_bytes: int,
-                    first_cap: int) -> np.ndarray:
-        """Decode `n_units` words/records with `self._kernel`, in as many output buffers as needed."""
+    # blocks and units ---------------------------------------------------------------
+    def _load_block(self) -> None:
+        """The next block's whole units (sets _done at the end of the file). readinto a
+        reused buffer: no allocation, and no fresh pages to fault in, per block."""
+        size = self._unit_bytes
+        while not self._done:
+            self._units_offset += self._n_units * size
+            self._n_units = self._unit_pos = 0
+            tail = self._tail
+            if self._raw.shape[0] < len(tail) + self.block_bytes:
+                self._raw = np.empty(len(tail) + self.block_bytes, dtype=np.uint8)
+            raw = self._raw
+            raw[: len(tail)] = np.frombuffer(tail, dtype=np.uint8)
+            got = self._fh.readinto(memoryview(raw)[len(tail): len(tail) + self.block_bytes])
+            total = len(tail) + got
+            if got == 0:
+                if total:
+                    raise self._error(self._units_offset, f"file ends inside {self._unit_what} "
+                                                          f"({total} byte(s) left)")
+                self._done = True
+                return
+            self._n_units = total // size
+            self._units = raw[: self._n_units * size].view(self._word)
+            self._tail = raw[self._n_units * size: total].tobytes()
+            if self._n_units:
+                return
+
+    def _units_left(self) -> int:
+        """Units not decoded yet, in this block and the rest of the file (an incomplete
+        one counts: reading on to it is what reports it)."""
+        decoded = self._units_offset + self._unit_pos * self._unit_bytes
+        return -(-max(0, self.file_size - decoded) // self._unit_bytes)
+
+    def _decode_into(self, out: np.ndarray, n: int) -> int:
+        """Decode the current block's units into out[n:] until it or the block is used up
+        (or the kernel's trigger buffer is full); the new event count."""
         width, height = self._limits()
-        strict = self.on_error == "raise"
+        pos = self._unit_pos
+        k, pos, status = self._call_kernel(self._units, pos, out[n:], width, height,
+                                           self.on_error == "raise")
+        self._unit_pos = pos
+        if status:
+            self._sync_counters()
+            word = int(self._units[pos]) if pos < self._units.shape[0] else 0
+            raise self._status_error(status, self._units_offset + pos * self._unit_bytes, word)
+        return n + k
+
+    def _decode_more(self, out: np.ndarray, n: int) -> int:
+        """One step of filling out[n:] (loading a block first if this one is used up)."""
+        if self._unit_pos >= self._n_units:
+            self._load_block()
+            return n
+        if out.shape[0] - n >= self._min_room:
+            return self._decode_into(out, n)
+        # too little room for the kernel: decode a few events ahead, queue and copy them
+        ahead = np.empty(self._min_room, dtype=EVENT_DTYPE)
+        self._pending.push(ahead[: self._decode_into(ahead, 0)])
+        return n + self._pending.take_into(out[n:])
+
+    def _fill(self) -> None:
+        """Decode the rest of the current block into the queue (read_until and seek)."""
+        while not self._done:
+            if self._unit_pos >= self._n_units:
+                self._load_block()
+                continue
+            out = np.empty(self._n_units - self._unit_pos + self._min_room, dtype=EVENT_DTYPE)
+            n = 0
+            while n < out.shape[0] - self._min_room and self._unit_pos < self._n_units:
+                n = self._decode_into(out, n)
+            self._sync_counters()
+            if n:
+                out.resize(n, refcheck=False)
+                self._pending.push(out)
+                return
+
+    # interface ------------------------------------------------------------------------
+    def read(self, max_events: int) -> np.ndarray:
+        """The next <= max_events events (EVENT_DTYPE); empty at the end of the file."""
+        max_events = int(max_events)
+        if max_events < 0:
+            raise ValueError(f"read: max_events must be >= 0, got {max_events}")
         parts = []
-        pos, cap = 0, first_cap
-        while pos < n_units:
-            if self._sink is not None:
-                # read_all: decode straight into one growing array
-                if self._sink.shape[0] - self._sink_n < 64:
-                    self._sink.resize(2 * self._sink.shape[0] + 64, refcheck=False)
-                n, pos, status = self._call_kernel(units, pos, self._sink[self._sink_n:], width, height, strict)
-                self._sink_n += n
-            else:
-                out = np.empty(cap, dtype=EVENT_DTYPE)
-                n, pos, status = self._call_kernel(units, pos, out, width, height, strict)
-                if n:
-                    parts.append(out[:n])
-            if status:
-                self._sync_counters()
-                word = int(units[pos]) if pos < units.shape[0] else 0
-                raise self._status_error(status, offset + pos * unit_bytes, word)
-            cap = max(2 * (n_units - pos), 64)
-        self._sync_counters()
+        while max_events > 0:
+            # no larger than the rest of the file can fill (one event per unit, but for
+            # EVT 3.0 vector words), nor than _READ_CAP_EVENTS: read(huge) must not
+            # allocate huge
+            size = min(max_events, self._pending.count + self._units_left(), _READ_CAP_EVENTS)
+            if size == 0:
+                break
+            part = self._read_into(np.empty(size, dtype=EVENT_DTYPE))
+            parts.append(part)
+            max_events -= part.shape[0]
+            if part.shape[0] < size:
+                break
         return concat_events(parts)
 
+    def _read_into(self, out: np.ndarray) -> np.ndarray:
+        """out filled with the next events; shrunk in place where the file ends first."""
+        n = self._pending.take_into(out)
+        while n < out.shape[0] and not self._done:
+            n = self._decode_more(out, n)
+        self._sync_counters()
+        if n < out.shape[0]:
+            out.resize(n, refcheck=False)  # in place: no copy, and the rest goes back to malloc
+        return out
+
     def read_all(self) -> np.ndarray:
-        """Every remaining event, decoded straight into one array (no per-block copies)."""
-        parts = list(self._pending.blocks)
-        self._pending.clear()
-        remaining = self.file_size - self._offset
-        # an upper bound for EVT 2.0 and DAT; EVT 3.0 grows the array if vectors need it
-        self._sink = np.empty(min(remaining // self._unit_bytes, 1 << 24) + 64, dtype=EVENT_DTYPE)
-        self._sink_n = 0
-        try:
-            while not self._done:
-                self._fill()
-            sink = self._sink
-        finally:
-            self._sink = None
-        sink.resize(self._sink_n, refcheck=False)
-        return concat_events([*parts, sink])
+        """Every remaining event, decoded straight into one array (for EVT 3.0 vector
+        words, which hold several events, in a few)."""
+        parts = []
+        while True:
+            part = self.read(max(self._pending.count + self._units_left(), 1))
+            if part.shape[0] == 0:
+                return concat_events(parts)
+            parts.append(part)
 
 
 class RawReader(ProphReader):
@@ -153,7 +242,6 @@ class RawReader(ProphReader):
 
     suffixes: ClassVar[tuple[str, ...]] = (".raw",)
     _evt: ClassVar[str] = ""          # the '% evt' header value, e.g. "3.0"
-    _word: ClassVar[np.dtype] = np.dtype("<u2")
 
     @classmethod
     def sniff(cls, head: bytes) -> bool:
@@ -167,6 +255,7 @@ class RawReader(ProphReader):
         'skip' (skip and count damaged words/events in `counters`, with a warning);
         width/height override the header's geometry (pixels)."""
         self._setup(path, on_error, width, height)
+        self._trig = np.empty(4097, dtype=TRIGGER_DTYPE)  # the kernel stops when it is full
         with open(self.path, "rb") as fh:
             head = fh.read(HEADER_MAX_BYTES)
         self._parse_header(head)
@@ -221,25 +310,11 @@ class RawReader(ProphReader):
         return value
 
     def _call_kernel(self, words, pos, out, width, height, strict):
-        trig = np.empty(min(words.shape[0] - pos, 4096) + 1, dtype=TRIGGER_DTYPE)
-        n, m, pos, status = self._kernel(words, pos, self._state, out, trig, self._counts,
+        n, m, pos, status = self._kernel(words, pos, self._state, out, self._trig, self._counts,
                                          self._detail, width, height, strict)
         if m:
-            self._trigger_parts.append(trig[:m].copy())
+            self._trigger_parts.append(self._trig[:m].copy())
         return n, pos, status
-
-    def _decode(self, buf: np.ndarray, offset: int, final: bool):
-        size = self._word.itemsize
-        nw = buf.shape[0] // size
-        if nw == 0:
-            if final and buf.shape[0]:
-                raise self._error(offset, f"file ends inside a {8 * size}-bit word "
-                                          f"({buf.shape[0]} byte(s) left)")
-            return np.empty(0, dtype=EVENT_DTYPE), 0
-        words = buf[: nw * size].view(self._word)
-        if not words.flags.aligned:
-            words = words.copy()
-        return self._run_kernel(words, nw, offset, size, nw + 64), nw * size
 
     def triggers(self) -> np.ndarray:
         """External trigger events decoded so far (TRIGGER_DTYPE: t µs, p 0/1 edge, id channel)."""

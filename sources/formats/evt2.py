@@ -43,6 +43,7 @@ class Evt2Reader(RawReader):
     _evt: ClassVar[str] = "2.0"
     _word: ClassVar[np.dtype] = np.dtype("<u4")
     _unit_bytes: ClassVar[int] = 4
+    _unit_what: ClassVar[str] = "a 32-bit word"
 
     @staticmethod
     def _kernel(*args):

@@ -66,44 +66,77 @@ def write_evt3(path, events: np.ndarray, width: int, height: int) -> None:
 
 
 # decode and encode loops ---------------------------------------------------------------
+# The three word types of almost every event (EVT_ADDR_Y, EVT_TIME_LOW, EVT_ADDR_X) follow
+# each other in data-dependent order, so branching on them mispredicts often; the fast
+# pass handles them without branches, through one row per word type of this table:
+# [mask taking the word's field as y, mask taking base + field as t, events written,
+# largest value the 11-bit field may hold]. The table is built per call because the
+# limits are the sensor's.
+_ROW_Y, _ROW_T, _ROW_EVENTS, _ROW_MAX = 0, 1, 2, 3
+_COMMON_TYPES = (1 << 0) | (1 << 2) | (1 << 6)
+
+
 @njit(cache=True)
-def _evt3_fast(src, dst, state, counters, width, height):
-    """Optimistic pass over src; returns the events written, or -1 (state untouched)."""
+def _common_word_table(width, height):
+    table = np.zeros((16, 4), dtype=np.int64)
+    table[:, _ROW_MAX] = 1 << 16
+    table[0, _ROW_Y] = -1
+    table[0, _ROW_MAX] = height - 1
+    table[6, _ROW_T] = -1
+    table[2, _ROW_EVENTS] = 1
+    table[2, _ROW_MAX] = width - 1
+    return table
+
+
+@njit(cache=True)
+def _evt3_fast(src, dst, state, counters, table, width, height):
+    """Optimistic pass over src; returns the events written, or -1 (state untouched).
+
+    Anything unusual sends the chunk to the careful loop: time going backwards at a time
+    low or time high word (even if no event follows; but for a repeated time high right
+    before a time low that restores the time), an x or y outside the sensor (even on an
+    EVT_ADDR_Y that no event uses), a time-high loop, an unknown word type.
+    """
     base, high, t, y = state[K.S_BASE], state[K.S_HIGH], state[K.S_TIME], state[K.S_Y]
-    bx, bp, last_t = state[K.S_BASE_X], state[K.S_POL], state[K.S_LAST_T]
-    if dst.shape[0] < 12:
+    bx, bp = state[K.S_BASE_X], state[K.S_POL]
+    # room: every word may write the record at j (and a vector word 12): dst must hold
+    # one record per word left, plus 12, whenever a vector word comes
+    room = dst.shape[0] - 12 - src.shape[0]
+    if room < 0 or t < state[K.S_LAST_T] or y >= height:
         return -1
     # unsigned indices: Numba then skips its negative-index wraparound test
-    cap = np.uint64(dst.shape[0] - 12)
     one = np.uint64(1)
     others = 0
     continued = 0
     j = np.uint64(0)
     bad = False
+    # sign bit set once a time low goes backwards or a field passes its limit
+    sign = 0
     for k in range(np.uint64(src.shape[0])):
-        if j > cap:
-            return -1
         w = np.int64(src[k])
         kind = w >> 12
-        if kind == 2:  # EVT_ADDR_X: one event at (x, current y)
-            x = w & 0x7FF
-            bad |= (x >= width) | (y >= height) | (t < last_t)
+        if (_COMMON_TYPES >> kind) & 1:
+            # every word writes the record at j; only EVT_ADDR_X moves j past it
+            row = table[kind]
+            field = w & 0x7FF
+            new_t = t ^ ((t ^ (base + (w & 0xFFF))) & row[_ROW_T])
+            sign |= (new_t - t) | (row[_ROW_MAX] - field)
+            t = new_t
+            y ^= (y ^ field) & row[_ROW_Y]
             event = dst[j]
             event["t"] = t
-            event["x"] = x
+            event["x"] = field
             event["y"] = y
             event["p"] = (w >> 11) & 1
-            j += one
-            last_t = t
-        elif kind == 6:  # EVT_TIME_LOW
-            t = base + (w & 0xFFF)
-        elif kind == 0:  # EVT_ADDR_Y (bit 11 names the camera of a stereo rig: ignored)
-            y = w & 0x7FF
-        elif kind == 4 or kind == 5:  # VECT_12 / VECT_8: validity bits from base x on
+            j += np.uint64(row[_ROW_EVENTS])
+            continue
+        if kind == 4 or kind == 5:  # VECT_12 / VECT_8: validity bits from base x on
+            if np.int64(j) - np.int64(k) > room:
+                return -1
             size = 12 if kind == 4 else 8
             mask = w & ((1 << size) - 1)
             if mask != 0:
-                bad |= (bx + size > width) | (y >= height) | (t < last_t)
+                bad |= (bx + size > width) | (y >= height)
                 x = bx
                 while mask != 0:
                     if mask & 1:
@@ -115,7 +148,6 @@ def _evt3_fast(src, dst, state, counters, width, height):
                         j += one
                     mask >>= 1
                     x += 1
-                last_t = t
             # the spec: a vector word advances the base x by its size (capped so that a
             # corrupt run of vector words cannot grow it without bound)
             bx = min(bx + size, 1 << 16)
@@ -123,11 +155,17 @@ def _evt3_fast(src, dst, state, counters, width, height):
             bx = w & 0x7FF
             bp = (w >> 11) & 1
         elif kind == 8:  # EVT_TIME_HIGH
-            step = K.time_high_step(w & 0xFFF, high, 12, K.EVT3_LOOP_MIN_DROP_US, 12)
-            if step < 0 or w & 0xFFF < high:
-                return -1  # backwards, or a loop: the careful loop counts it
-            base += step
+            if w & 0xFFF < high:
+                return -1  # backwards, or a loop: the careful loop tells them apart
+            base += ((w & 0xFFF) - high) << 12
             high = w & 0xFFF
+            if base < t:
+                # a repeated time high takes t back to its base, below the last events.
+                # Sensors repeat it, always followed by a time low that restores t: that
+                # case stays here (the time-low check above compares with the base)
+                nxt = np.int64(src[k + one]) if k + one < src.shape[0] else 0
+                if nxt >> 12 != 6 or base + (nxt & 0xFFF) < t:
+                    return -1
             t = base
         elif kind == 14:  # OTHERS (system/monitoring words)
             others += 1
@@ -135,10 +173,12 @@ def _evt3_fast(src, dst, state, counters, width, height):
             continued += 1
         else:
             return -1
-    if bad:
+    if bad or sign < 0:
         return -1
     state[K.S_BASE], state[K.S_HIGH], state[K.S_TIME], state[K.S_Y] = base, high, t, y
-    state[K.S_BASE_X], state[K.S_POL], state[K.S_LAST_T] = bx, bp, last_t
+    state[K.S_BASE_X], state[K.S_POL] = bx, bp
+    if j:
+        state[K.S_LAST_T] = dst[j - one]["t"]
     counters[K.C_OTHERS] += others
     counters[K.C_CONTINUED] += continued
     return np.int64(j)
@@ -240,9 +280,10 @@ def decode_evt3(words, start, state, out, trig, counters, detail, width, height,
         i = K.skip_to_time_high(words, i, state, counters, 12, 12)
     n = 0
     m = 0
+    table = _common_word_table(width, height)
     while i < words.shape[0]:
         stop = min(words.shape[0], i + K.CHUNK)
-        j = _evt3_fast(words[i:stop], out[n:], state, counters, width, height)
+        j = _evt3_fast(words[i:stop], out[n:], state, counters, table, width, height)
         if j >= 0:
             i, n = stop, n + j
             continue
@@ -251,8 +292,6 @@ def decode_evt3(words, start, state, out, trig, counters, detail, width, height,
         if i < stop:
             return n, m, i, status
     return n, m, i, 0
-
-
 
 
 @njit(cache=True)

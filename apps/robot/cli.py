@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--load", default="", help="load a saved controller (learning off unless --learn)")
     parser.add_argument("--plot", default="", help="PNG of reward per episode and the last trajectory")
     parser.add_argument("--loop", type=int, default=0, help="then run N steps against the plant process over ZeroMQ")
-    parser.add_argument("--rate", type=int, default=1000, help="control rate of --loop, Hz")
+    parser.add_argument("--rate", type=int, default=1000, help="control rate of --loop, Hz (cartpole; lane runs at its controller's window)")
     parser.add_argument("--realtime", action="store_true",
                         help="--loop under SCHED_FIFO where the OS allows (root or CAP_SYS_NICE)")
     parser.add_argument("--seed", type=int, default=0)
@@ -145,6 +145,14 @@ def run_lane(args: argparse.Namespace) -> int:
     report["test"] = {k: v for k, v in test.items() if k != "trajectory"}
     if args.plot:
         plot(train, test, args.plot)
+    if args.loop:  # the same controller against the robot in its own process, in real time
+        from apps.robot.loop import run_loop
+
+        ctl.start_episode()
+        rate = int(round(1e6 / (ctl.params["window_steps"] * ctl.params["dt_us"])))
+        report["loop"] = run_loop(ctl, n_steps=args.loop, rate_hz=rate, seed=1000 + args.seed, plant="lane",
+                                  plant_args={"track": test_track, "laps": args.laps, "control_hz": rate},
+                                  realtime=args.realtime)
     if args.json:
         print(json.dumps(report))
         return 0
@@ -156,4 +164,9 @@ def run_lane(args: argparse.Namespace) -> int:
     print(f"test on {t['track']} (learning off): laps {t['laps']}, completed {t['completed']}/{t['episodes']}, "
           f"left the lane {t['left_lane']}x, mean |lateral error| {t['mean_abs_error_m'] * 100:.2f} cm, "
           f"max {t['max_abs_error_m'] * 100:.1f} cm, {t['steps']} steps, {t['wall_s']} s")
+    if "loop" in report:
+        lp = report["loop"]
+        print(f"loop {lp['steps']} steps at {lp['rate_hz']:.0f} Hz against the plant process on {test_track}: "
+              f"episodes {lp['episodes']}; latency p50 {lp['latency_us']['p50']} µs p99 {lp['latency_us']['p99']} "
+              f"µs, compute p99 {lp['compute_us']['p99']} µs, missed deadlines {lp['missed_deadlines']}")
     return 0

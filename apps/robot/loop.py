@@ -1,18 +1,19 @@
 """The closed loop over ZeroMQ: the plant in its own process, the controller in this one.
 
-The plant (CartPole-v1 from gymnasium, spawned with multiprocessing "spawn") ticks at a
-fixed rate on the monotonic clock. At tick k it stamps the state (sensed_ns) and sends it
-as a ValueChunk [x, x_dot, theta, theta_dot, reward, terminated, truncated] spanning
-[k * period, (k + 1) * period) µs of the loop's timeline over a REQ socket (wire format
-of pipeline/wire.py); the controller answers with a ValueChunk ["action"] stamped at the
-same time, carrying its compute time in meta. The plant applies the command (the moment
-it passes the action to env.step is "applied"), logs sensor stamp -> applied latency,
-tick start jitter and missed deadlines (command applied after the next tick is due), and
-writes its log to an .npz the parent reads back.
+The plant process (spawned with multiprocessing "spawn"; its simulator side from
+apps.robot.loop_plants: CartPole-v1 or the lane-keeping robot) ticks at a fixed rate on the
+monotonic clock. At tick k it stamps its sensors (sensed_ns) and sends them as one chunk
+spanning [k * period, (k + 1) * period) µs of the loop's timeline over a REQ socket (wire
+format of pipeline/wire.py); the controller answers with a ValueChunk of motor commands
+stamped at the same time, carrying its compute time in meta. The plant applies the
+command (that moment is "applied"), logs sensor stamp -> applied latency, tick start
+jitter and missed deadlines (command applied after the next tick is due), and writes its
+log to an .npz the parent reads back.
 
 Both processes wait by spinning on non-blocking receives with sched_yield between polls
 and, with realtime=True, ask for SCHED_FIFO where the OS allows it (root or CAP_SYS_NICE;
-reported as "realtime"; on the 2-vCPU microVM this was written on it did not help). Why: a blocked process costs a wake-up per hop, and a REQ/REP round trip has
+reported as "realtime"; on the 2-vCPU microVM this was written on it did not help).
+Why: a blocked process costs a wake-up per hop, and a REQ/REP round trip has
 six of them (each side's thread and ZeroMQ I/O thread); on a virtual machine whose idle
 vCPUs halt, that alone was 70-280 µs p50 and over 1 ms p99. A spinning process that sees
 its own clock jump by more than STALL_NS was not running although it wanted to: the
@@ -23,6 +24,7 @@ zero-copy: for a few hundred bytes pyzmq's zero-copy path costs more than the co
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import tempfile
@@ -35,7 +37,6 @@ import numpy as np
 from pipeline.chunks import Geometry, ValueChunk
 from pipeline.errors import WireError
 
-SENSOR_NAMES = ("x", "x_dot", "theta", "theta_dot", "reward", "terminated", "truncated")
 STALL_NS = 200_000  # a spinning process whose clock jumps this far was not running
 SPIN_AHEAD_NS = 500_000  # waits sleep until this long before a tick, then spin
 REALTIME_PRIORITY = 50
@@ -90,33 +91,29 @@ def recv_spinning(sock: Any, timeout_ns: int) -> tuple[list[Any], int]:
         os.sched_yield()
 
 
-def plant_main(endpoint: str, n_steps: int, rate_hz: int, seed: int, log_path: str, realtime: bool = False) -> None:
-    """The plant process: CartPole-v1 ticking at rate_hz for n_steps control steps."""
-    import gymnasium as gym
+def plant_main(endpoint: str, plant: str, plant_args: dict[str, Any], n_steps: int, rate_hz: int, log_path: str,
+               realtime: bool = False) -> None:
+    """The plant process: `plant` (a PLANT_SIDES name) ticking at rate_hz for n_steps steps."""
     import zmq
 
+    from apps.robot.loop_plants import COMMAND_NAMES, PLANT_SIDES
     from pipeline import wire
 
     got_realtime = realtime and realtime_priority()
+    side = PLANT_SIDES[plant](**plant_args)
+    names = COMMAND_NAMES[plant]
     ctx = zmq.Context()
     sock = ctx.socket(zmq.REQ)
     sock.setsockopt(zmq.LINGER, 0)
     sock.connect(endpoint)
-    env = gym.make("CartPole-v1")
-    state, _ = env.reset(seed=seed)
     period_ns = 1_000_000_000 // rate_hz
     period_us = 1_000_000 // rate_hz
-    geometry = Geometry(channels=len(SENSOR_NAMES), sample_rate_hz=rate_hz)
     sensed = np.zeros(n_steps, np.int64)
     scheduled = np.zeros(n_steps, np.int64)
     applied = np.zeros(n_steps, np.int64)
     compute = np.zeros(n_steps, np.int64)
-    actions = np.zeros(n_steps, np.int8)
-    episode_of = np.zeros(n_steps, np.int32)
     seq_back = np.zeros(n_steps, np.int64)
     stalls = np.zeros(n_steps, np.int64)  # longest stall of either process in the step
-    lengths: list[int] = []
-    reward, terminated, truncated, episode, length = 0.0, False, False, 0, 0
     # handshake: the controller is up before the clock starts
     sock.send(b"hello")
     sock.recv()
@@ -129,49 +126,40 @@ def plant_main(endpoint: str, n_steps: int, rate_hz: int, seed: int, log_path: s
         tick += period_ns
         stall = _wait_until(int(scheduled[k]))
         sensed[k] = time.monotonic_ns()
-        row = np.array([[*state, reward, terminated, truncated]], np.float32)
-        chunk = ValueChunk(t_start=k * period_us, t_end=(k + 1) * period_us, values=row,
-                           times=np.array([k * period_us], np.int64), names=SENSOR_NAMES, geometry=geometry,
-                           stream="plant", seq=k, meta={"sensed_ns": int(sensed[k]), "episode": episode})
+        chunk = side.observe(k * period_us, (k + 1) * period_us, k, {"sensed_ns": int(sensed[k])})
         sock.send_multipart(wire.encode(chunk))
         frames, recv_stall = recv_spinning(sock, 30_000_000_000)
         command, _ = wire.decode(frames)
-        if not isinstance(command, ValueChunk) or command.names != ("action",) or command.times[0] != k * period_us:
-            raise WireError(f"plant: step {k}: unexpected reply {command.kind} {command.names} at {command.t_start}")
-        action = int(command.values[0, 0])
+        if not isinstance(command, ValueChunk) or command.names != names or command.t_start != k * period_us:
+            raise WireError(f"plant: step {k}: unexpected reply {command.kind} {getattr(command, 'names', '')} "
+                            f"at {command.t_start} (expected values {names} at {k * period_us})")
         applied[k] = time.monotonic_ns()
         compute[k] = int(command.meta.get("compute_ns", -1))
         stalls[k] = max(stall, recv_stall, int(command.meta.get("stall_ns", 0)))
         seq_back[k] = command.t_start
-        actions[k] = action
-        episode_of[k] = episode
-        if terminated or truncated:  # the controller saw the end; start the next episode
-            lengths.append(length)
-            episode += 1
-            length = 0
-            state, _ = env.reset(seed=seed + episode)
-            reward, terminated, truncated = 0.0, False, False
-            continue
-        state, r, terminated, truncated, _ = env.step(action)
-        reward = -1.0 if terminated else 0.0
-        length += 1
+        side.apply(command)
     sock.send(b"bye")
     sock.recv()
-    np.savez(log_path, sensed=sensed, scheduled=scheduled, applied=applied, compute=compute, actions=actions,
-             episode=episode_of, stamps=seq_back, lengths=np.asarray(lengths, np.int64), period_ns=period_ns,
-             stalls=stalls, realtime=got_realtime)
+    np.savez(log_path, sensed=sensed, scheduled=scheduled, applied=applied, compute=compute, stamps=seq_back,
+             period_ns=period_ns, stalls=stalls, realtime=got_realtime, summary=json.dumps(side.summary()))
     sock.close()
     ctx.term()
 
 
 def run_loop(controller: Any, n_steps: int = 10_000, rate_hz: int = 1000, seed: int = 0,
-             endpoint: str = "tcp://127.0.0.1:*", realtime: bool = False) -> dict[str, Any]:
-    """Run the plant process against `controller` (a CartPoleController) for n_steps ticks;
-    returns timing statistics and the episodes' lengths. realtime: both processes ask for
-    SCHED_FIFO (falling back to normal scheduling where refused); this process keeps it."""
+             endpoint: str = "tcp://127.0.0.1:*", realtime: bool = False, plant: str = "cartpole",
+             plant_args: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run the plant process (`plant`: "cartpole" or "lane", with plant_args for its side in
+    apps.robot.loop_plants) against `controller` for n_steps ticks; returns timing
+    statistics and the plant's episodes. realtime: both processes ask for SCHED_FIFO
+    (falling back to normal scheduling where refused); this process keeps it."""
     import zmq
 
+    from apps.robot.loop_plants import COMMAND_NAMES, CONTROLLER_SIDES
     from pipeline import wire
+
+    respond = CONTROLLER_SIDES[plant]
+    names = COMMAND_NAMES[plant]
 
     controller.warm_up()
     got_realtime = realtime and realtime_priority()
@@ -183,14 +171,14 @@ def run_loop(controller: Any, n_steps: int = 10_000, rate_hz: int = 1000, seed: 
     with tempfile.TemporaryDirectory() as tmp:
         log_path = str(Path(tmp) / "plant.npz")
         proc = multiprocessing.get_context("spawn").Process(target=plant_main,
-                                                             args=(address, n_steps, rate_hz, seed, log_path, realtime))
+                                                             args=(address, plant, {"seed": seed, **(plant_args or {})},
+                                                                   n_steps, rate_hz, log_path, realtime))
         proc.start()
         try:
             if not sock.poll(60_000):
                 raise WireError("robot loop: the plant process did not connect within 60 s")
             sock.recv()
             sock.send(b"ok")
-            names = ("action",)
             last_t = -1
             in_order = True
             period_ns = 1_000_000_000 // rate_hz
@@ -210,15 +198,11 @@ def run_loop(controller: Any, n_steps: int = 10_000, rate_hz: int = 1000, seed: 
                 in_order &= chunk.t_start > last_t
                 last_t = chunk.t_start
                 t0 = time.perf_counter_ns()
-                row = chunk.values[0]
-                if row[5] or row[6]:
-                    controller.end_episode(float(row[4]), bool(row[5]))
-                    action = 0
-                else:
-                    action = controller.step(row[:4], float(row[4]))
+                command = respond(controller, chunk)
                 compute_ns = time.perf_counter_ns() - t0
-                reply = ValueChunk(t_start=chunk.t_start, t_end=chunk.t_end, values=np.array([[action]], np.float32),
-                                   times=chunk.times.copy(), names=names, geometry=Geometry(channels=1),
+                reply = ValueChunk(t_start=chunk.t_start, t_end=chunk.t_end, values=np.array([command], np.float32),
+                                   times=np.array([chunk.t_start], np.int64), names=names,
+                                   geometry=Geometry(channels=len(names)),
                                    stream="controller", seq=chunk.seq, meta={"compute_ns": int(compute_ns), "stall_ns": int(stall)})
                 sock.send_multipart(wire.encode(reply))
             proc.join(60)
@@ -231,6 +215,7 @@ def run_loop(controller: Any, n_steps: int = 10_000, rate_hz: int = 1000, seed: 
             ctx.term()
     stats = timing_stats(log)
     stats["realtime"] = {"controller": got_realtime, "plant": bool(log["realtime"])}
+    stats.update(json.loads(str(log["summary"])))
     stats["stamps_in_order"] = bool(in_order and np.all(np.diff(log["stamps"]) > 0))
     return stats
 
@@ -254,4 +239,4 @@ def timing_stats(log: dict[str, np.ndarray]) -> dict[str, Any]:
             "jitter_us": pct(jitter), "compute_us": pct(compute), "missed_deadlines": missed,
             # misses in steps where a waiting process saw the machine take its CPU away
             "missed_with_stall": int(np.sum(late & stalled)), "steps_with_stall": int(np.sum(stalled)),
-            "episodes": [int(x) for x in log["lengths"]], "load_average": [round(x, 2) for x in os.getloadavg()]}
+            "load_average": [round(x, 2) for x in os.getloadavg()]}

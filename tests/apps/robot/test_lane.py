@@ -215,3 +215,18 @@ def test_cli_trains_saves_and_tests_a_loaded_controller(tmp_path, capsys):
     second = json.loads(capsys.readouterr().out)
     assert second["learning"] is False and second["test"] == {**first["test"], "wall_s": second["test"]["wall_s"]}
     assert cli.run(parser.parse_args(["lane", "--track", "nowhere"])) == 2
+
+
+def test_trained_controller_drives_the_plant_process_over_zeromq(trained):
+    """The same controller against the robot in its own process at its 20 Hz control rate:
+    it keeps the lane on the held-out track, and the loop reports its timing."""
+    from apps.robot.loop import run_loop
+
+    ctl = LaneController.load(trained["path"])
+    rate = int(1e6 / (ctl.params["window_steps"] * ctl.params["dt_us"]))
+    stats = run_loop(ctl, n_steps=120, rate_hz=rate, seed=1000, plant="lane",
+                     plant_args={"track": "wavy", "laps": 3.0, "control_hz": rate})
+    assert stats["steps"] == 120 and stats["stamps_in_order"] and rate == 20
+    (episode,) = stats["episodes"]  # 6 s of driving: still the first episode
+    assert not episode["left_lane"] and episode["laps"] > 0.1 and episode["mean_abs_error_m"] < 0.05
+    assert 0 < stats["latency_us"]["p50"] < 50_000 and stats["missed_deadlines"] <= 12

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -63,22 +64,30 @@ def resolve_device(device: int | str | None) -> int:
     raise DeviceError(f"input device name {device!r} is ambiguous: {_describe(partial)}")
 
 
+MAX_START_BACKLOG_S = 0.08  # blocks delivered later than this at start: restart the stream
+
+
 class _Ring:
     """Single-producer single-consumer ring of float32 frames; the audio callback only copies."""
 
-    def __init__(self, capacity: int, channels: int) -> None:
+    def __init__(self, capacity: int, channels: int, rate: int) -> None:
         self.data = np.zeros((capacity, channels), dtype=np.float32)
+        self.rate = rate
         self.capacity = capacity
         self.written = 0  # frames ever written (only the callback moves it)
         self.read = 0  # frames ever read (only the reader moves it)
         self.overflows = 0  # PortAudio input-overflow flags
         self.overrun_frames = 0  # frames lost because the reader fell a whole ring behind
         self.first_adc_time = -1.0
+        self.min_age_s = np.inf  # how old a block's newest frame is on delivery, at best
         self.event = threading.Event()
 
     def callback(self, indata, frames, time_info, status) -> None:
         if self.written == 0:
             self.first_adc_time = time_info.inputBufferAdcTime
+        if time_info.inputBufferAdcTime > 0:
+            age = time_info.currentTime - time_info.inputBufferAdcTime - frames / self.rate
+            self.min_age_s = min(self.min_age_s, age)
         if status.input_overflow:
             self.overflows += 1
         start = self.written % self.capacity
@@ -134,7 +143,7 @@ class Microphone(Source):
                 sd.check_input_settings(device=index, channels=self.channels, samplerate=rate, dtype="float32")
             except Exception:
                 rate = int(sd.query_devices(index)["default_samplerate"])
-        self._ring = _Ring(max(int(self.buffer_s * rate), 4096), self.channels)
+        self._ring = _Ring(max(int(self.buffer_s * rate), 4096), self.channels, rate)
         try:
             stream = sd.InputStream(device=index, samplerate=rate, channels=self.channels, dtype="float32",
                                     latency=self.latency, callback=self._ring.callback)
@@ -151,7 +160,7 @@ class Microphone(Source):
         rate = int(self.sample_rate_hz)
         per_chunk = self.chunk_us * rate // 1_000_000
         total = int(round(self.duration_s * rate)) if self.duration_s > 0 else None
-        self._stream = stream = self._open()
+        self._stream = stream = self._start_without_backlog()
         ring = self._ring
         resampler = StreamingResampler(self.device_rate_hz_, rate, self.channels)
         geometry = Geometry(channels=self.channels, sample_rate_hz=rate)
@@ -159,7 +168,6 @@ class Microphone(Source):
         produced = 0
         t0 = self.t0_us
         self._stop = False
-        stream.start()
         try:
             while not self._stop and (total is None or produced < total):
                 if not ring.event.wait(timeout=5.0):
@@ -190,6 +198,26 @@ class Microphone(Source):
         yield EndOfStream(t_start=int(sample_time(t0 or 0, produced, rate)),
                           t_end=int(sample_time(t0 or 0, produced, rate)))
 
+    def _start_without_backlog(self, attempts: int = 3, probe_s: float = 0.25):
+        """Open and start the stream; restart it while its blocks arrive late. A capture
+        path can start with audio queued (the PulseAudio ALSA plugin, on a stream's first
+        open, sometimes queued 0.3-0.6 s), and blocks then keep arriving that late for the
+        whole stream: every detection made from them would be late by as much."""
+        for attempt in range(attempts):
+            stream = self._open()
+            stream.start()
+            deadline = time.monotonic() + probe_s
+            while time.monotonic() < deadline and self._ring.written == 0:
+                time.sleep(0.005)
+            time.sleep(max(deadline - time.monotonic(), 0.0))
+            self.start_backlog_ms_ = round(float(self._ring.min_age_s) * 1000, 1)
+            if self._ring.min_age_s <= MAX_START_BACKLOG_S or attempt == attempts - 1:
+                self.restarts_ = attempt  # the probe's frames stay in the ring: nothing is lost
+                return stream
+            stream.stop()
+            stream.close()
+        raise AssertionError("unreachable")
+
     def _take(self, written: int) -> np.ndarray:
         ring = self._ring
         n = written - ring.read
@@ -214,7 +242,8 @@ class Microphone(Source):
         out = {"device": self.device, "device_index": self.device_index_, "device_rate_hz": self.device_rate_hz_,
                "sample_rate_hz": self.sample_rate_hz, "frames_captured": ring.written,
                "samples": getattr(self, "samples_", 0), "input_overflows": ring.overflows,
-               "overrun_frames": ring.overrun_frames}
+               "overrun_frames": ring.overrun_frames, "start_backlog_ms": getattr(self, "start_backlog_ms_", None),
+               "restarts": getattr(self, "restarts_", 0)}
         lost = ring.overflows + ring.overrun_frames
         out["summary"] = (f"{out['samples']} samples from device {self.device_index_}; "
                           + (f"{ring.overflows} input overflows, {ring.overrun_frames} frames overrun"

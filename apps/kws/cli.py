@@ -133,18 +133,21 @@ class _Display:
 
 
 def _warm_up(model: Any) -> None:
-    """Load (or compile) the spotter's Numba kernels on a throwaway spotter before audio
-    flows: on a cold cache that takes seconds, and a live stream would overrun meanwhile."""
+    """Load (or compile) the spotter's Numba kernels, and its readout, on a throwaway spotter
+    before audio flows: on a cold cache that takes seconds, and a live stream would overrun
+    meanwhile; the first word would be decided hundreds of ms late."""
     import numpy as np
 
     from apps.kws.spotter import KeywordSpotter
     from pipeline.chunks import Geometry, SignalChunk
 
     rate = model.config.sample_rate_hz
-    n = rate // 2  # long enough for whole hops
-    noise = np.random.default_rng(0).normal(0.0, 0.01, (n, 1)).astype(np.float32)
-    KeywordSpotter(model).process(SignalChunk(t_start=0, t_end=n * 1_000_000 // rate, samples=noise,
-                                              geometry=Geometry(channels=1, sample_rate_hz=rate)))
+    x = np.random.default_rng(0).normal(0.0, 0.003, rate)
+    t = np.arange(rate // 4) / rate
+    x[rate // 2: rate // 2 + t.shape[0]] += 0.3 * np.sin(2 * np.pi * 440 * t)  # a "word" for the endpointer
+    spotter = KeywordSpotter(model)
+    spotter.process(SignalChunk(t_start=0, t_end=1_000_000, samples=x[:, None].astype(np.float32),
+                                geometry=Geometry(channels=1, sample_rate_hz=rate)))
 
 
 def _listen(args: argparse.Namespace) -> int:

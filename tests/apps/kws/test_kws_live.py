@@ -85,7 +85,8 @@ def test_listen_detects_scripted_keywords_live(model_dir, virtual_mic, tmp_path)
     report = score(result["detections"], placed, result["t0_us"])
     print(json.dumps({k: v for k, v in report.items() if k != "false"}))
     (Path(os.environ.get("KWS_REPORT_DIR", tmp_path)) / "kws_live_report.json").write_text(
-        json.dumps({**report, "detections": result["detections"], "chunk_ms_p50": result["chunk_ms_p50"],
+        json.dumps({**report, "detections": result["detections"], "source": result["source"],
+                    "chunk_ms_p50": result["chunk_ms_p50"],
                     "chunk_ms_p99": result["chunk_ms_p99"],
                     "word_ends_s": [round(w.end / 16000, 3) for w in placed]}))
     assert report["detection_rate"] >= 0.8, report

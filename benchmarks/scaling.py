@@ -5,7 +5,11 @@ engine keeps (its arrays over the synapse count) and the peak while building and
 (tracemalloc, after a warm-up so that imports and compiled code are not counted); NEST
 (iaf_psc_exp, 1 thread) on the same model at the sizes it finishes quickly, with the ratio.
 
-    python -m benchmarks.scaling [--quick] [--json] [--no-peer]
+    python -m benchmarks.scaling [--quick] [--json] [--no-peer] [--repeat N]
+
+--repeat N runs the simulated stretch N times (one network per size) and keeps the
+fastest wall and the fastest processor time: on a machine shared with other work a single
+run can come out 2x slow at 30k-100k neurons, where the step waits on memory.
 """
 
 from __future__ import annotations
@@ -45,28 +49,34 @@ def build(n: int, seed: int = 0):
     return net
 
 
-def run_ours(n: int, duration_ms: float) -> dict:
+def run_ours(n: int, duration_ms: float, repeat: int = 1) -> dict:
     tracemalloc.start()
     t0 = time.perf_counter()
     net = build(n)
     t1 = time.perf_counter()
     net.advance(100)  # warm-up: 10 ms (kernel load, transients)
-    events0 = net.synaptic_events
-    t2, c2 = time.perf_counter(), time.process_time()
-    out = net.advance(int(duration_ms * 1000 // DT_US))
-    t3, c3 = time.perf_counter(), time.process_time()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    runs = []
+    for r in range(repeat):
+        events0 = net.synaptic_events
+        t2, c2 = time.perf_counter(), time.process_time()
+        out = net.advance(int(duration_ms * 1000 // DT_US))
+        t3, c3 = time.perf_counter(), time.process_time()
+        runs.append((t3 - t2, c3 - c2, max(net.synaptic_events - events0, 1)))
+        if r == 0:
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+    # the fastest of each measure (see the module docstring)
+    wall_s, cpu_s = min(w for w, _, _ in runs), min(c for _, c, _ in runs)
+    ns_event, cpu_ns_event = min(w / e for w, _, e in runs) * 1e9, min(c / e for _, c, e in runs) * 1e9
     stored = _stored_bytes(net)
     seconds = duration_ms / 1000
     spikes = sum(s.shape[0] for s, _ in out.values())
-    events = net.synaptic_events - events0
-    wall = (t3 - t2) / seconds
-    return {"neurons": n, "synapses": net.n_synapses, "build_s": t1 - t0, "wall_s_per_sim_s": wall,
+    events = runs[-1][2]
+    return {"neurons": n, "synapses": net.n_synapses, "build_s": t1 - t0, "wall_s_per_sim_s": wall_s / seconds,
             "rate_hz": spikes / n / seconds, "synaptic_events_per_sim_s": events / seconds,
-            "ns_per_neuron_step": (t3 - t2) / (n * duration_ms * 1000 / DT_US) * 1e9,
-            "ns_per_synaptic_event": (t3 - t2) / max(events, 1) * 1e9,
-            "cpu_s_per_sim_s": (c3 - c2) / seconds, "cpu_ns_per_synaptic_event": (c3 - c2) / max(events, 1) * 1e9,
+            "ns_per_neuron_step": wall_s / (n * duration_ms * 1000 / DT_US) * 1e9,
+            "ns_per_synaptic_event": ns_event,
+            "cpu_s_per_sim_s": cpu_s / seconds, "cpu_ns_per_synaptic_event": cpu_ns_event,
             "stored_bytes_per_synapse": stored / net.n_synapses, "peak_bytes_per_synapse": peak / net.n_synapses,
             "delayed_input": "queue" if len(net._flat.get("q_count", ())) else "ring"}
 
@@ -120,13 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--no-peer", action="store_true", help="skip NEST")
     parser.add_argument("--peer-max", type=int, default=10_000, help="largest size also run on NEST")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per size; the fastest is shown")
     args = parser.parse_args(argv)
     sizes = [1_000, 10_000] if args.quick else [1_000, 3_000, 10_000, 30_000, 100_000]
     duration_ms = 200.0 if args.quick else 1000.0
     rows = []
     run_ours(sizes[0], 10.0)  # warm-up: imports and compiled kernels out of the memory figures
     for n in sizes:
-        row = run_ours(n, duration_ms)
+        row = run_ours(n, duration_ms, max(1, args.repeat))
         if not args.no_peer and n <= args.peer_max:
             try:
                 peer = run_nest(n, duration_ms)

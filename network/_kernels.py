@@ -133,7 +133,11 @@ def run_steps(k0, k1, dt_ms, learning,
             pos_lo[p] = start
             pos_hi[p] = n_spk
             # start loading the rows of this population's spikes (every line: ~15-30% faster than
-            # the first lines only, at 4k-10k neurons) while the next populations update
+            # the first lines only, at 4k-10k neurons) while the next populations update. A row
+            # rarely starts on a line boundary, so stepping a line at a time from its first
+            # synapse misses the line of its last one whenever the row ends past that step:
+            # that line is asked for too (scaling benchmark, same-process A/B: ~6% less time per
+            # synaptic event at 30k neurons; no change measurable at 100k or on CUBA)
             for j in range(n_proj):
                 if pj_pre[j] == p:
                     ip = pj_indptr_off[j]
@@ -141,13 +145,19 @@ def run_steps(k0, k1, dt_ms, learning,
                     for a in range(start, n_spk):
                         s_lo = so + indptr[ip + spikes[a] - lo]
                         s_hi = so + indptr[ip + spikes[a] - lo + 1]
+                        if s_hi == s_lo:
+                            continue
                         for s in range(s_lo, s_hi, 8):
                             prefetch(weights, s)
+                        prefetch(weights, s_hi - 1)
                         for s in range(s_lo, s_hi, 16):
                             prefetch(indices, s)
+                        prefetch(indices, s_hi - 1)
                         if pj_delay[j] < 0:
+                            d_off = pj_delay_off[j] - so
                             for s in range(s_lo, s_hi, 32):
-                                prefetch(delays, pj_delay_off[j] + s - so)
+                                prefetch(delays, d_off + s)
+                            prefetch(delays, d_off + s_hi - 1)
                         if pj_delay[j] != 0:
                             q_need += s_hi - s_lo
             for a in range(start, n_spk):

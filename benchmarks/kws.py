@@ -1,5 +1,5 @@
 """Live keyword-spotting chain cost: real-time factor on one core and per-chunk latency at
-10 ms chunks (cochlea -> LIF layer -> sliding-window readout), next to the peer `gammatone`
+10 ms chunks (cochlea -> LIF layer -> endpointer -> per-word readout), next to the peer `gammatone`
 package's ERB filterbank alone on the same audio (the first stage of the chain only)."""
 
 from __future__ import annotations

@@ -131,8 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-peer", action="store_true", help="skip NEST")
     parser.add_argument("--peer-max", type=int, default=10_000, help="largest size also run on NEST")
     parser.add_argument("--repeat", type=int, default=1, help="runs per size; the fastest is shown")
+    parser.add_argument("--sizes", help="comma-separated neuron counts (default 1k,3k,10k,30k,100k; e.g. add "
+                                        "300000 to see the growth past the last-level cache)")
     args = parser.parse_args(argv)
     sizes = [1_000, 10_000] if args.quick else [1_000, 3_000, 10_000, 30_000, 100_000]
+    if args.sizes:
+        sizes = [int(n) for n in args.sizes.split(",")]
     duration_ms = 200.0 if args.quick else 1000.0
     rows = []
     run_ours(sizes[0], 10.0)  # warm-up: imports and compiled kernels out of the memory figures

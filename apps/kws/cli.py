@@ -1,4 +1,5 @@
-"""`spikestream kws train|listen`: train the keyword spotter, then listen live (or to a WAV)."""
+"""`spikestream kws train|evaluate|listen`: train the keyword spotter, score it offline on scripted
+sequences, then listen live (or to a WAV)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-HELP = "keyword spotting: `kws train` a model, `kws listen` to the microphone or a WAV file"
+HELP = "keyword spotting: `kws train` a model, `kws evaluate` it offline, `kws listen` to the microphone or a WAV"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -25,8 +25,12 @@ import numpy as np
 from pipeline.errors import FormatError
 
 CHUNK_BYTES = 1 << 20
+_HEADER = struct.Struct("<ii")  # a packet header: stream id, payload size
 _LZ4F_VERSION = 100
 _LZ4_MAX_RATIO = 255  # an LZ4 sequence can expand at most ~255-fold: bound for a bad frame
+
+
+_LOADED: dict = {}  # "lib": the liblz4 CDLL with its prototypes set (or None), once loaded
 
 
 class _Lz4Options(ctypes.Structure):
@@ -41,6 +45,7 @@ class Lz4Frames:
     def __init__(self, lib: ctypes.CDLL) -> None:
         self._lib = lib
         self._context = ctypes.c_void_p()
+        self._decompress = lib.LZ4F_decompress  # bound once: an attribute lookup less per packet
         self._check(lib.LZ4F_createDecompressionContext(ctypes.byref(self._context), _LZ4F_VERSION))
         self._set_out(np.empty(CHUNK_BYTES, dtype=np.uint8))
         self._options = _Lz4Options(1, 0, 0, 0)  # stableDst: the whole frame decodes into one buffer
@@ -52,6 +57,15 @@ class Lz4Frames:
 
     @classmethod
     def load(cls) -> Lz4Frames | None:
+        # the library and its function prototypes once per process: loading it and looking
+        # up six symbols through ctypes cost about a millisecond per file opened
+        if "lib" not in _LOADED:
+            _LOADED["lib"] = cls._load_library()
+        lib = _LOADED["lib"]
+        return cls(lib) if lib is not None else None
+
+    @staticmethod
+    def _load_library() -> ctypes.CDLL | None:
         import lz4.frame
 
         # the wheel's own library first; find_library runs `ldconfig -p` in a subprocess
@@ -76,7 +90,7 @@ class Lz4Frames:
                 lib.LZ4F_isError.restype = ctypes.c_uint
                 lib.LZ4F_getErrorName.argtypes = [ctypes.c_size_t]
                 lib.LZ4F_getErrorName.restype = ctypes.c_char_p
-                return cls(lib)
+                return lib
             except (OSError, AttributeError):
                 continue
         return None
@@ -84,6 +98,12 @@ class Lz4Frames:
     def _set_out(self, out: np.ndarray) -> None:
         # its address is looked up once, not per packet (__array_interface__ builds a dict)
         self._out, self._out_address = out, out.__array_interface__["data"][0]
+        self.words = out.view(np.int64)  # the same bytes as int64, for the packet kernel
+
+    @property
+    def out(self) -> np.ndarray:
+        """The whole reused output buffer: `decode_into`'s result is its first n bytes."""
+        return self._out
 
     def _check(self, code: int) -> int:
         if self._lib.LZ4F_isError(code):
@@ -92,22 +112,29 @@ class Lz4Frames:
 
     def __call__(self, data) -> np.ndarray:
         src = np.frombuffer(data, dtype=np.uint8)
-        address = src.__array_interface__["data"][0]
+        return self._out[: self.decode_into(src.__array_interface__["data"][0], src.shape[0])]
+
+    def decode_into(self, address: int, size: int) -> int:
+        """Decompress the frame of `size` bytes at memory `address` (which must stay valid
+        for the call) into `out`; returns the decompressed length."""
+        dst, src = self._dst_size, self._src_size
         while True:
             if not self._fresh:
                 self._lib.LZ4F_resetDecompressionContext(self._context)
             self._fresh = False
-            self._dst_size.value, self._src_size.value = self._out.shape[0], src.shape[0]
-            left = self._check(self._lib.LZ4F_decompress(
-                self._context, self._out_address, self._dst_ref, address, self._src_ref, self._options_ref))
+            capacity = self._out.shape[0]
+            dst.value, src.value = capacity, size
+            left = self._decompress(self._context, self._out_address, self._dst_ref, address, self._src_ref,
+                                    self._options_ref)
             if left == 0:
                 self._fresh = True
-                return self._out[: self._dst_size.value]
-            if self._dst_size.value < self._out.shape[0]:  # the input ran out first
+                return dst.value
+            self._check(left)
+            if dst.value < capacity:  # the input ran out first
                 raise RuntimeError(f"LZ4 frame incomplete ({left} more bytes expected)")
-            if self._out.shape[0] > _LZ4_MAX_RATIO * src.shape[0] + CHUNK_BYTES:
+            if capacity > _LZ4_MAX_RATIO * size + CHUNK_BYTES:
                 raise RuntimeError("LZ4 frame decompresses beyond any valid size")
-            self._set_out(np.empty(2 * self._out.shape[0], dtype=np.uint8))  # a larger packet: grow, redo
+            self._set_out(np.empty(2 * capacity, dtype=np.uint8))  # a larger packet: grow, redo
 
     def close(self) -> None:
         if self._context:
@@ -170,7 +197,10 @@ class PacketWalker:
         self.file, self.error, self.data_end = file, error, data_end
         self.stream_id, self.declared, self.counters = stream_id, declared, counters
         self.decompress = decompress
+        # LZ4 through Lz4Frames: `next_into` hands it the payload's address in the chunk
+        self.frames = decompress if isinstance(decompress, Lz4Frames) else None
         self._chunk, self._chunk_at, self._chunk_len = np.empty(0, dtype=np.uint8), 0, 0
+        self._chunk_address = 0
         self._scan = data_end
 
     def restart(self, pos: int) -> None:
@@ -185,14 +215,46 @@ class PacketWalker:
     def next(self):
         """(file offset of the payload, decompressed payload) of the next packet, or None.
         The payload may be a view that the next call overwrites."""
+        found = self._next_packet()
+        if found is None:
+            return None
+        at, size = found
+        payload = self._bytes(at, size)
+        if self.decompress is None:
+            return at, payload
+        try:
+            return at, self.decompress(payload)
+        except Exception as exc:
+            self._scan = self.data_end
+            raise self.error(at, f"packet decompression failed ({type(exc).__name__}: {exc})") from None
+
+    def next_into(self):
+        """(file offset of the payload, decompressed length) of the next packet, decompressed
+        into `frames.out`, or None; only where `frames` is set (LZ4 through Lz4Frames). The
+        payload is decompressed straight from the chunk buffer: no view, no copy."""
+        found = self._next_packet()
+        if found is None:
+            return None
+        at, size = found
+        k = self._locate(at, size)
+        try:
+            return at, self.frames.decode_into(self._chunk_address + k, size)
+        except Exception as exc:
+            self._scan = self.data_end
+            raise self.error(at, f"packet decompression failed ({type(exc).__name__}: {exc})") from None
+
+    def _next_packet(self) -> tuple[int, int] | None:
+        """(file offset, size) of the chosen stream's next payload, or None at the end."""
+        data_end = self.data_end
         while True:
             at = self._scan
-            if at >= self.data_end:
+            if at >= data_end:
                 return None
-            if at + 8 > self.data_end:
-                raise self.error(at, f"file ends inside a packet header ({self.data_end - at} of 8 bytes)")
-            stream_id, size = struct.unpack("<ii", self._bytes(at, 8).tobytes())
-            if size <= 0 or at + 8 + size > self.data_end:
+            if at + 8 > data_end:
+                raise self.error(at, f"file ends inside a packet header ({data_end - at} of 8 bytes)")
+            k = self._locate(at, 8)  # first: it may replace the chunk buffer
+            stream_id, size = _HEADER.unpack_from(self._chunk, k)
+            if size <= 0 or at + 8 + size > data_end:
                 raise self.error(at, f"packet of stream {stream_id} claims {size} bytes, "
                                      f"{self.data_end - at - 8} remain (file cut mid-packet?)")
             if stream_id not in self.declared:
@@ -203,20 +265,14 @@ class PacketWalker:
             if stream_id != self.stream_id:
                 self.counters["other_stream_packets"] += 1
                 continue
-            payload = self._bytes(at + 8, size)
-            if self.decompress is None:
-                return at + 8, payload
-            try:
-                return at + 8, self.decompress(payload)
-            except Exception as exc:
-                self._scan = self.data_end
-                raise self.error(at + 8, f"packet decompression failed ({type(exc).__name__}: {exc})") from None
+            return at + 8, size
 
     def header_is(self, at: int, stream_id: int, size: int) -> bool:
         """Whether a packet header (stream_id, size) starts at file offset `at`."""
         if not (0 <= at and at + 8 + max(size, 0) <= self.data_end):
             return False
-        return struct.unpack("<ii", self._bytes(at, 8).tobytes()) == (stream_id, size)
+        k = self._locate(at, 8)  # first: it may replace the chunk buffer
+        return _HEADER.unpack_from(self._chunk, k) == (stream_id, size)
 
     def close(self) -> None:
         close = getattr(self.decompress, "close", None)
@@ -224,19 +280,26 @@ class PacketWalker:
             close()
 
     def _bytes(self, at: int, n: int) -> np.ndarray:
-        """File bytes [at, at + n): a view into the chunk buffer, refilled (CHUNK_BYTES, or the
-        packet if larger) when outside it. One read per chunk rather than two per packet,
-        into the same buffer every time (a fresh 1 MiB buffer per read costs page faults);
-        a view is only valid until the next call, which is how `next` uses it."""
+        """File bytes [at, at + n): a view into the chunk buffer (see `_locate`); only valid
+        until the next call, which is how `next` uses it."""
+        k = self._locate(at, n)
+        return self._chunk[k : k + n]
+
+    def _locate(self, at: int, n: int) -> int:
+        """Index in the chunk buffer of file bytes [at, at + n), refilling it (CHUNK_BYTES, or
+        the packet if larger) when they are outside it. One read per chunk rather than two
+        per packet, into the same buffer every time (a fresh 1 MiB buffer per read costs
+        page faults)."""
         k = at - self._chunk_at
         if 0 <= k and k + n <= self._chunk_len:
-            return self._chunk[k : k + n]
+            return k
         want = min(max(n, CHUNK_BYTES), self.data_end - at)
         if want > self._chunk.shape[0]:
             self._chunk = np.empty(want, dtype=np.uint8)
+            self._chunk_address = self._chunk.__array_interface__["data"][0]
         self.file.seek(at)
         self._chunk_len = self.file.readinto(memoryview(self._chunk)[:want])
         self._chunk_at = at
         if self._chunk_len < n:  # data_end was checked against the size at open
             raise self.error(at, f"file shrank while being read ({self._chunk_len} of {n} bytes)")
-        return self._chunk[:n]
+        return 0

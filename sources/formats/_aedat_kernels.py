@@ -61,44 +61,48 @@ AEDAT4_SLOW_PATH = 9
 
 
 @njit(cache=True, nogil=True)
-def decode_aedat4_packet(buf, words, width, height, last_t, out):
+def decode_aedat4_packet(buf, words, size, width, height, last_t, out, start):
     """A whole size-prefixed AEDAT 4 EventPacket FlatBuffer in one call.
 
-    buf: the decompressed packet (uint8); words: the same bytes as int64 (buf[:8k]);
-    out: EVENT_DTYPE with room for buf.size // 16 events. Checks every offset as
-    `_aedat4_flatbuffer.event_elements` does and decodes as `decode_aedat4`; on anything
-    unusual returns AEDAT4_SLOW_PATH so the Python walker can report it precisely.
-    Returns (status, events decoded or bad-event index).
+    buf: uint8 whose first `size` bytes are the decompressed packet (a reused buffer may
+    be longer: passing it whole spares a slice per packet); words: the same memory as
+    int64 (buf[:8k]); out: EVENT_DTYPE, the events go to out[start:], which must have
+    room for size // 16 of them (passing the reader's whole block with an index spares
+    a slice per packet too). Checks every offset as `_aedat4_flatbuffer.event_elements`
+    does and decodes as `decode_aedat4`; on anything unusual returns AEDAT4_SLOW_PATH so
+    the Python walker can report it precisely. Returns (status, events decoded or
+    bad-event index, time of the last event decoded or last_t where none).
     """
-    size = buf.shape[0]
+    if size > buf.shape[0] or size > 8 * words.shape[0] + 7 or not 0 <= start <= out.shape[0]:
+        return AEDAT4_SLOW_PATH, 0, last_t
     if size < 12 or _le32(buf, 0) + 4 != size:
-        return AEDAT4_SLOW_PATH, 0
+        return AEDAT4_SLOW_PATH, 0, last_t
     if buf[8] != 69 or buf[9] != 86 or buf[10] != 84 or buf[11] != 83:  # "EVTS"
-        return AEDAT4_SLOW_PATH, 0
+        return AEDAT4_SLOW_PATH, 0, last_t
     root = 4 + _le32(buf, 4)
     if root + 4 > size:
-        return AEDAT4_SLOW_PATH, 0
+        return AEDAT4_SLOW_PATH, 0, last_t
     vtable = root - _le32s(buf, root)
     if vtable < 0 or vtable + 4 > size:
-        return AEDAT4_SLOW_PATH, 0
+        return AEDAT4_SLOW_PATH, 0, last_t
     vt_size = _le16(buf, vtable)
     tbl_size = _le16(buf, vtable + 2)
     if vt_size < 4 or vt_size % 2 or vtable + vt_size > size or root + tbl_size > size:
-        return AEDAT4_SLOW_PATH, 0
+        return AEDAT4_SLOW_PATH, 0, last_t
     if vt_size < 6:
-        return OK, 0
+        return OK, 0, last_t
     off = _le16(buf, vtable + 4)
     if off == 0:
-        return OK, 0
+        return OK, 0, last_t
     if off >= tbl_size or root + off + 4 > size:
-        return AEDAT4_SLOW_PATH, 0
+        return AEDAT4_SLOW_PATH, 0, last_t
     vec = root + off + _le32(buf, root + off)
     if vec + 4 > size:
-        return AEDAT4_SLOW_PATH, 0
+        return AEDAT4_SLOW_PATH, 0, last_t
     n = _le32(buf, vec)
     first = vec + 4
-    if first + 16 * n > size or first % 8 or n > out.shape[0]:
-        return AEDAT4_SLOW_PATH, 0
+    if first + 16 * n > size or first % 8 or n > out.shape[0] - start:
+        return AEDAT4_SLOW_PATH, 0, last_t
     k = first // 8
     # One pass that only ORs the checks together (a negative difference sets the sign bit;
     # times are kept >= 0 so that no difference overflows); a packet that fails goes
@@ -114,13 +118,17 @@ def decode_aedat4_packet(buf, words, width, height, last_t, out):
         p = (w >> 32) & 0xFF
         sign |= t | (t - prev) | (x_max - x) | (y_max - y) | (1 - p)
         prev = t
-        out[i].t = t
-        out[i].x = x
-        out[i].y = y
-        out[i].p = p
+        o = start + i
+        out[o].t = t
+        out[o].x = x
+        out[o].y = y
+        out[o].p = p
     if sign < 0:
-        return decode_aedat4(words[k: k + 2 * n].reshape((n, 2)), width, height, last_t, out)
-    return OK, n
+        status, index = decode_aedat4(words[k: k + 2 * n].reshape((n, 2)), width, height, last_t, out[start:])
+        if status == OK and index:  # e.g. negative times where no time came before: valid
+            return status, index, words[k + 2 * index - 2]
+        return status, index, last_t
+    return OK, n, (words[k + 2 * n - 2] if n else last_t)
 
 
 @njit(cache=True, nogil=True)

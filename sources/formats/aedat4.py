@@ -164,14 +164,14 @@ class Aedat4Reader(BlockStreamReader):
         want = min(want, cap)
         carry, self._carry = self._carry, None
         if want <= 0:
-            return carry if carry is not None else self._packet(None)[0]
+            return carry if carry is not None else self._packet(None, 0)[0]
         block = np.empty(want, dtype=EVENT_DTYPE)
         filled = 0
         while filled < want:
             if carry is not None:
                 events, direct, carry = carry, False, None
             else:
-                events, direct = self._packet(block[filled:])
+                events, direct = self._packet(block, filled)
                 if events is None:
                     break
             if direct:
@@ -184,28 +184,46 @@ class Aedat4Reader(BlockStreamReader):
                 self._carry = events[k:]
         return block[:filled] if filled else None
 
-    def _packet(self, room: np.ndarray | None) -> tuple[np.ndarray | None, bool]:
-        """(events of the next non-empty packet, decoded into `room`?); (None, False) at the end."""
+    def _packet(self, block: np.ndarray | None, start: int) -> tuple[np.ndarray | None, bool]:
+        """(events of the next non-empty packet, decoded into block[start:]?); (None, False)
+        at the end."""
         from sources.formats._aedat_kernels import decode_aedat4_packet
 
+        walker, counters = self._walker, self.counters
+        frames = walker.frames
         while True:
-            packet = self._walker.next()
-            if packet is None:
-                return None, False
-            at, data = packet
-            self.counters["packets"] += 1
-            buf = data if isinstance(data, np.ndarray) else np.frombuffer(data, dtype=np.uint8)
-            capacity = buf.shape[0] // 16  # an upper bound of the packet's events
-            direct = room is not None and room.shape[0] >= capacity
-            out = room if direct else np.empty(capacity, dtype=EVENT_DTYPE)
-            status, n = decode_aedat4_packet(buf, buf[: buf.shape[0] & ~7].view(np.int64), self.width,
-                                             self.height, self._last_t, out)
+            if frames is not None:
+                # LZ4: decompressed into the codec's reused buffer, which the kernel reads
+                # whole (with the packet's length): no per-packet views or copies
+                packet = walker.next_into()
+                if packet is None:
+                    return None, False
+                at, size = packet
+                buf, words = frames.out, frames.words
+            else:
+                packet = walker.next()
+                if packet is None:
+                    return None, False
+                at, data = packet
+                buf = data if isinstance(data, np.ndarray) else np.frombuffer(data, dtype=np.uint8)
+                size = buf.shape[0]
+                words = buf[: size & ~7].view(np.int64)
+            counters["packets"] += 1
+            capacity = size // 16  # an upper bound of the packet's events
+            direct = block is not None and block.shape[0] - start >= capacity
+            if direct:
+                out, at_event = block, start
+            else:
+                out, at_event = np.empty(capacity, dtype=EVENT_DTYPE), 0
+            status, n, last_t = decode_aedat4_packet(buf, words, size, self.width, self.height, self._last_t,
+                                                     out, at_event)
             if status:
-                out, direct = self._decode_slow(data, at), False
+                out, direct, at_event = self._decode_slow(buf[:size], at), False, 0
                 n = out.shape[0]
+                last_t = int(out["t"][n - 1]) if n else self._last_t
             if n:
-                self._last_t = int(out["t"][n - 1])
-                return out[:n], direct
+                self._last_t = last_t
+                return out[at_event : at_event + n], direct
 
     def _decode_slow(self, data, offset: int) -> np.ndarray:
         """One EventPacket walked in Python: the fault's precise message, or the events

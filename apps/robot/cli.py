@@ -27,8 +27,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plot", default="", help="PNG of reward per episode and the last trajectory")
     parser.add_argument("--loop", type=int, default=0, help="then run N steps against the plant process over ZeroMQ")
     parser.add_argument("--rate", type=int, default=1000, help="control rate of --loop, Hz (cartpole; lane runs at its controller's window)")
-    parser.add_argument("--realtime", action="store_true",
-                        help="--loop under SCHED_FIFO where the OS allows (root or CAP_SYS_NICE)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="controller parameter of a new controller, e.g. critic_lambda=0 (repeatable)")
@@ -69,8 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if args.loop:
         from apps.robot.loop import STALL_NS, run_loop
 
-        report["loop"] = run_loop(ctl, n_steps=args.loop, rate_hz=args.rate, seed=args.seed,
-                                  realtime=args.realtime)
+        report["loop"] = run_loop(ctl, n_steps=args.loop, rate_hz=args.rate, seed=args.seed)
     slim = {k: v for k, v in report.items() if k not in ("trajectory", "avg100")}
     if args.json:
         print(json.dumps(slim))
@@ -151,8 +148,7 @@ def run_lane(args: argparse.Namespace) -> int:
         ctl.start_episode()
         rate = int(round(1e6 / (ctl.params["window_steps"] * ctl.params["dt_us"])))
         report["loop"] = run_loop(ctl, n_steps=args.loop, rate_hz=rate, seed=1000 + args.seed, plant="lane",
-                                  plant_args={"track": test_track, "laps": args.laps, "control_hz": rate},
-                                  realtime=args.realtime)
+                                  plant_args={"track": test_track, "laps": args.laps, "control_hz": rate})
     if args.json:
         print(json.dumps(report))
         return 0

@@ -11,8 +11,7 @@ jitter and missed deadlines (command applied after the next tick is due), and wr
 log to an .npz the parent reads back.
 
 Both processes wait by spinning on non-blocking receives with sched_yield between polls
-and, with realtime=True, ask for SCHED_FIFO where the OS allows it (root or CAP_SYS_NICE;
-reported as "realtime"; on the 2-vCPU microVM this was written on it did not help).
+(SCHED_FIFO was tried too: on the 2-vCPU microVM this was written on it did not help).
 Why: a blocked process costs a wake-up per hop, and a REQ/REP round trip has
 six of them (each side's thread and ZeroMQ I/O thread); on a virtual machine whose idle
 vCPUs halt, that alone was 70-280 µs p50 and over 1 ms p99. A spinning process that sees
@@ -39,19 +38,6 @@ from pipeline.errors import WireError
 
 STALL_NS = 200_000  # a spinning process whose clock jumps this far was not running
 SPIN_AHEAD_NS = 500_000  # waits sleep until this long before a tick, then spin
-REALTIME_PRIORITY = 50
-
-
-def realtime_priority() -> bool:
-    """Run this process (and the threads it starts later: ZeroMQ's I/O threads inherit it)
-    under SCHED_FIFO if the OS allows; False where it does not."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(REALTIME_PRIORITY))
-    except (AttributeError, OSError):
-        return False
-    return True
-
-
 def _wait_until(t_ns: int) -> int:
     """Sleep most of the way, then spin: the tick starts within a few µs when the CPU is
     free. Returns the longest stall seen while spinning (ns)."""
@@ -91,15 +77,14 @@ def recv_spinning(sock: Any, timeout_ns: int) -> tuple[list[Any], int]:
         os.sched_yield()
 
 
-def plant_main(endpoint: str, plant: str, plant_args: dict[str, Any], n_steps: int, rate_hz: int, log_path: str,
-               realtime: bool = False) -> None:
+def plant_main(endpoint: str, plant: str, plant_args: dict[str, Any], n_steps: int, rate_hz: int,
+               log_path: str) -> None:
     """The plant process: `plant` (a PLANT_SIDES name) ticking at rate_hz for n_steps steps."""
     import zmq
 
     from apps.robot.loop_plants import COMMAND_NAMES, PLANT_SIDES
     from pipeline import wire
 
-    got_realtime = realtime and realtime_priority()
     side = PLANT_SIDES[plant](**plant_args)
     names = COMMAND_NAMES[plant]
     ctx = zmq.Context()
@@ -141,18 +126,17 @@ def plant_main(endpoint: str, plant: str, plant_args: dict[str, Any], n_steps: i
     sock.send(b"bye")
     sock.recv()
     np.savez(log_path, sensed=sensed, scheduled=scheduled, applied=applied, compute=compute, stamps=seq_back,
-             period_ns=period_ns, stalls=stalls, realtime=got_realtime, summary=json.dumps(side.summary()))
+             period_ns=period_ns, stalls=stalls, summary=json.dumps(side.summary()))
     sock.close()
     ctx.term()
 
 
 def run_loop(controller: Any, n_steps: int = 10_000, rate_hz: int = 1000, seed: int = 0,
-             endpoint: str = "tcp://127.0.0.1:*", realtime: bool = False, plant: str = "cartpole",
+             endpoint: str = "tcp://127.0.0.1:*", plant: str = "cartpole",
              plant_args: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run the plant process (`plant`: "cartpole" or "lane", with plant_args for its side in
     apps.robot.loop_plants) against `controller` for n_steps ticks; returns timing
-    statistics and the plant's episodes. realtime: both processes ask for SCHED_FIFO
-    (falling back to normal scheduling where refused); this process keeps it."""
+    statistics and the plant's episodes."""
     import zmq
 
     from apps.robot.loop_plants import COMMAND_NAMES, CONTROLLER_SIDES
@@ -162,7 +146,6 @@ def run_loop(controller: Any, n_steps: int = 10_000, rate_hz: int = 1000, seed: 
     names = COMMAND_NAMES[plant]
 
     controller.warm_up()
-    got_realtime = realtime and realtime_priority()
     ctx = zmq.Context()
     sock = ctx.socket(zmq.REP)
     sock.setsockopt(zmq.LINGER, 0)
@@ -172,7 +155,7 @@ def run_loop(controller: Any, n_steps: int = 10_000, rate_hz: int = 1000, seed: 
         log_path = str(Path(tmp) / "plant.npz")
         proc = multiprocessing.get_context("spawn").Process(target=plant_main,
                                                              args=(address, plant, {"seed": seed, **(plant_args or {})},
-                                                                   n_steps, rate_hz, log_path, realtime))
+                                                                   n_steps, rate_hz, log_path))
         proc.start()
         try:
             if not sock.poll(60_000):
@@ -184,12 +167,13 @@ def run_loop(controller: Any, n_steps: int = 10_000, rate_hz: int = 1000, seed: 
             period_ns = 1_000_000_000 // rate_hz
             arrived = 0
             while True:
-                # sleep until shortly before the next tick's message is due, then spin: spinning
-                # through the whole period would, under SCHED_FIFO, run into the kernel's
-                # real-time throttling (95% of each second) and stall for 50 ms
-                wait_stall = _wait_until(arrived + period_ns - SPIN_AHEAD_NS) if arrived else 0
+                # block until shortly before the next tick's message is due, then spin; in a
+                # poll, not a sleep: a message that comes early (the plant catching up after a
+                # late step) must not wait, or every later step would start that late too
+                left_ms = (arrived + period_ns - SPIN_AHEAD_NS - time.monotonic_ns()) // 1_000_000
+                if arrived and left_ms > 0:
+                    sock.poll(int(left_ms))
                 frames, stall = recv_spinning(sock, 30_000_000_000)
-                stall = max(stall, wait_stall)
                 arrived = time.monotonic_ns()
                 if len(frames) == 1 and frames[0] == b"bye":
                     sock.send(b"bye")
@@ -214,7 +198,6 @@ def run_loop(controller: Any, n_steps: int = 10_000, rate_hz: int = 1000, seed: 
             sock.close()
             ctx.term()
     stats = timing_stats(log)
-    stats["realtime"] = {"controller": got_realtime, "plant": bool(log["realtime"])}
     stats.update(json.loads(str(log["summary"])))
     stats["stamps_in_order"] = bool(in_order and np.all(np.diff(log["stamps"]) > 0))
     return stats

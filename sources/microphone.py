@@ -203,20 +203,17 @@ class Microphone(Source):
         path can start with audio queued (the PulseAudio ALSA plugin, on a stream's first
         open, sometimes queued 0.3-0.6 s), and blocks then keep arriving that late for the
         whole stream: every detection made from them would be late by as much."""
-        for attempt in range(attempts):
+        self.restarts_ = 0
+        while True:
             stream = self._open()
             stream.start()
-            deadline = time.monotonic() + probe_s
-            while time.monotonic() < deadline and self._ring.written == 0:
-                time.sleep(0.005)
-            time.sleep(max(deadline - time.monotonic(), 0.0))
+            time.sleep(probe_s)
             self.start_backlog_ms_ = round(float(self._ring.min_age_s) * 1000, 1)
-            if self._ring.min_age_s <= MAX_START_BACKLOG_S or attempt == attempts - 1:
-                self.restarts_ = attempt  # the probe's frames stay in the ring: nothing is lost
-                return stream
+            if self._ring.min_age_s <= MAX_START_BACKLOG_S or self.restarts_ == attempts - 1:
+                return stream  # the probe's frames stay in the ring: nothing is lost
             stream.stop()
             stream.close()
-        raise AssertionError("unreachable")
+            self.restarts_ += 1
 
     def _take(self, written: int) -> np.ndarray:
         ring = self._ring

@@ -139,16 +139,13 @@ def _warm_up(model: Any) -> None:
     meanwhile; the first word would be decided hundreds of ms late."""
     import numpy as np
 
-    from apps.kws.spotter import KeywordSpotter
-    from pipeline.chunks import Geometry, SignalChunk
+    from apps.kws.evaluate import spot
 
     rate = model.config.sample_rate_hz
     x = np.random.default_rng(0).normal(0.0, 0.003, rate)
     t = np.arange(rate // 4) / rate
     x[rate // 2: rate // 2 + t.shape[0]] += 0.3 * np.sin(2 * np.pi * 440 * t)  # a "word" for the endpointer
-    spotter = KeywordSpotter(model)
-    spotter.process(SignalChunk(t_start=0, t_end=1_000_000, samples=x[:, None].astype(np.float32),
-                                geometry=Geometry(channels=1, sample_rate_hz=rate)))
+    spot(model, x)
 
 
 def _listen(args: argparse.Namespace) -> int:

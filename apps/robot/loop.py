@@ -38,6 +38,8 @@ from pipeline.errors import WireError
 
 STALL_NS = 200_000  # a spinning process whose clock jumps this far was not running
 SPIN_AHEAD_NS = 500_000  # waits sleep until this long before a tick, then spin
+
+
 def _wait_until(t_ns: int) -> int:
     """Sleep most of the way, then spin: the tick starts within a few µs when the CPU is
     free. Returns the longest stall seen while spinning (ns)."""
@@ -53,7 +55,7 @@ def _wait_until(t_ns: int) -> int:
             now = time.monotonic_ns()
         else:
             stall = max(stall, now - last)
-            os.sched_yield()  # under SCHED_FIFO, lets ZeroMQ's I/O thread on this CPU run
+            os.sched_yield()  # lets ZeroMQ's I/O thread run if it shares this CPU
         last = now
 
 
@@ -187,7 +189,8 @@ def run_loop(controller: Any, n_steps: int = 10_000, rate_hz: int = 1000, seed: 
                 reply = ValueChunk(t_start=chunk.t_start, t_end=chunk.t_end, values=np.array([command], np.float32),
                                    times=np.array([chunk.t_start], np.int64), names=names,
                                    geometry=Geometry(channels=len(names)),
-                                   stream="controller", seq=chunk.seq, meta={"compute_ns": int(compute_ns), "stall_ns": int(stall)})
+                                   stream="controller", seq=chunk.seq,
+                                   meta={"compute_ns": int(compute_ns), "stall_ns": int(stall)})
                 sock.send_multipart(wire.encode(reply))
             proc.join(60)
             log = dict(np.load(log_path))

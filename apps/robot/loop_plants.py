@@ -95,11 +95,14 @@ class LaneSide:
             np.clip(out["t"], t_start, t_end - 1, out=out["t"])
         return out
 
+    def _episode_row(self) -> dict[str, Any]:
+        return {"laps": round(self.plant.laps, 3), "left_lane": bool(self.obs["left_lane"]),
+                "mean_abs_error_m": round(float(np.mean(np.abs(self.errors))) if self.errors else 0.0, 4),
+                "steps": self.plant.steps}
+
     def apply(self, command: ValueChunk) -> None:
         if self.obs["done"]:
-            self.rows.append({"laps": round(self.plant.laps, 3), "left_lane": bool(self.obs["left_lane"]),
-                              "mean_abs_error_m": round(float(np.mean(np.abs(self.errors))) if self.errors else 0.0, 4),
-                              "steps": self.plant.steps})
+            self.rows.append(self._episode_row())
             self.episode += 1
             self._start()
             return
@@ -108,10 +111,7 @@ class LaneSide:
         self.errors.append(self.obs["error_m"])
 
     def summary(self) -> dict[str, Any]:
-        running = {"laps": round(self.plant.laps, 3), "left_lane": bool(self.obs["left_lane"]),
-                   "mean_abs_error_m": round(float(np.mean(np.abs(self.errors))) if self.errors else 0.0, 4),
-                   "steps": self.plant.steps, "unfinished": True}
-        return {"episodes": [*self.rows, running]}
+        return {"episodes": [*self.rows, {**self._episode_row(), "unfinished": True}]}
 
 
 PLANT_SIDES = {"cartpole": CartPoleSide, "lane": LaneSide}

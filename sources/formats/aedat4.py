@@ -21,6 +21,7 @@ from pipeline.errors import FormatError
 from pipeline.events import EVENT_DTYPE, as_events, empty_events
 from sources.formats._aedat4_info import InfoError, info_xml, parse_streams
 from sources.formats._aedat4_packets import PacketWalker, compressor, decompressor
+from sources.formats._aedat_kernels import decode_aedat4, decode_aedat4_packet
 from sources.formats._aedat_stream import BlockStreamReader, format_error
 from sources.formats.base import FileInfo
 
@@ -169,14 +170,14 @@ class Aedat4Reader(BlockStreamReader):
         filled = 0
         while filled < want:
             if carry is not None:
-                events, direct, carry = carry, False, None
+                events, carry = carry, None
             else:
-                events, direct = self._packet(block, filled)
+                events, n = self._packet(block, filled)
                 if events is None:
-                    break
-            if direct:
-                filled += events.shape[0]
-                continue
+                    if not n:
+                        break
+                    filled += n  # decoded straight into the block
+                    continue
             k = min(events.shape[0], want - filled)
             block[filled : filled + k].view(np.uint8)[:] = events[:k].view(np.uint8)
             filled += k
@@ -184,11 +185,9 @@ class Aedat4Reader(BlockStreamReader):
                 self._carry = events[k:]
         return block[:filled] if filled else None
 
-    def _packet(self, block: np.ndarray | None, start: int) -> tuple[np.ndarray | None, bool]:
-        """(events of the next non-empty packet, decoded into block[start:]?); (None, False)
-        at the end."""
-        from sources.formats._aedat_kernels import decode_aedat4_packet
-
+    def _packet(self, block: np.ndarray | None, start: int) -> tuple[np.ndarray | None, int]:
+        """The next non-empty packet: (None, n) where its n events were decoded straight
+        into block[start:], else (its events, n); (None, 0) at the end."""
         walker, counters = self._walker, self.counters
         frames = walker.frames
         while True:
@@ -197,13 +196,13 @@ class Aedat4Reader(BlockStreamReader):
                 # whole (with the packet's length): no per-packet views or copies
                 packet = walker.next_into()
                 if packet is None:
-                    return None, False
+                    return None, 0
                 at, size = packet
                 buf, words = frames.out, frames.words
             else:
                 packet = walker.next()
                 if packet is None:
-                    return None, False
+                    return None, 0
                 at, data = packet
                 buf = data if isinstance(data, np.ndarray) else np.frombuffer(data, dtype=np.uint8)
                 size = buf.shape[0]
@@ -211,25 +210,21 @@ class Aedat4Reader(BlockStreamReader):
             counters["packets"] += 1
             capacity = size // 16  # an upper bound of the packet's events
             direct = block is not None and block.shape[0] - start >= capacity
-            if direct:
-                out, at_event = block, start
-            else:
-                out, at_event = np.empty(capacity, dtype=EVENT_DTYPE), 0
+            out, at_event = (block, start) if direct else (np.empty(capacity, dtype=EVENT_DTYPE), 0)
             status, n, last_t = decode_aedat4_packet(buf, words, size, self.width, self.height, self._last_t,
                                                      out, at_event)
             if status:
-                out, direct, at_event = self._decode_slow(buf[:size], at), False, 0
+                out, direct = self._decode_slow(buf[:size], at), False
                 n = out.shape[0]
                 last_t = int(out["t"][n - 1]) if n else self._last_t
             if n:
                 self._last_t = last_t
-                return out[at_event : at_event + n], direct
+                return (None, n) if direct else (out[:n], n)
 
     def _decode_slow(self, data, offset: int) -> np.ndarray:
         """One EventPacket walked in Python: the fault's precise message, or the events
         of a packet laid out unlike dv's writers (e.g. events not 8-aligned)."""
         from sources.formats._aedat4_flatbuffer import EVENT_RECORD, FlatbufferError, event_elements
-        from sources.formats._aedat_kernels import decode_aedat4
 
         try:
             first, n = event_elements(data)

@@ -262,6 +262,30 @@ def test_read_pattern_and_packet_size_invariance(tmp_path, packet_events):
         assert reader.counters["packets"] == -(-20_000 // packet_events)
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 1000])
+def test_packet_kernel_writes_its_events_and_nothing_around_them(n):
+    # the kernel stores each record as two unaligned 8-byte words, the second running into
+    # the next record: the block's records before and after the packet must stay intact
+    from sources.formats._aedat4_flatbuffer import EVENT_RECORD, build_event_packet
+    from sources.formats._aedat_kernels import decode_aedat4_packet
+
+    rng = np.random.default_rng(n)
+    events = random_events(rng, max(n, 2), 346, 260)[:n]
+    records = np.zeros(n, dtype=EVENT_RECORD)
+    for field in "txyp":
+        records[field] = events[field]
+    records["pad0"], records["pad1"] = 0xAB, 0xCDEF  # padding must not reach the output
+    buf = np.frombuffer(build_event_packet(records) + bytes(8), dtype=np.uint8).copy()
+    block = np.zeros(n + 10, dtype=EVENT_DTYPE)
+    block["t"], block["x"], block["y"], block["p"] = -7, 11, 13, -1  # sentinels
+    before = block.copy()
+    status, count, last_t = decode_aedat4_packet(buf, buf[: buf.shape[0] & ~7].view(np.int64),
+                                                 buf.shape[0] - 8, 346, 260, -1, block, 4)
+    assert (status, count, last_t) == (0, n, int(events["t"][-1]))
+    assert_same(block[4 : 4 + n], events)
+    assert_same(np.concatenate([block[:4], block[4 + n :]]), np.concatenate([before[:4], before[4 + n :]]))
+
+
 def test_read_all_after_partial_reads_and_with_a_miscounting_table(tmp_path):
     events = random_events(np.random.default_rng(21), 30_000, 346, 260)
     path = tmp_path / "rest.aedat4"

@@ -156,9 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         row["time_ratio_vs_1k"] = row["wall_s_per_sim_s"] / base["wall_s_per_sim_s"]
         row["neuron_ratio_vs_1k"] = row["neurons"] / base["neurons"]
+    slope = _growth_exponent(rows)
+    l3 = _cache_bytes(3)
     if args.json:
         print(json.dumps({"benchmark": "scaling", "fanout": FANOUT, "dt_us": DT_US, "simulated_s": duration_ms / 1000,
-                          "rows": rows}))
+                          "rows": rows, "growth_exponent": slope, "l3_bytes": l3}))
         return 0
     print(f"scaling: LIF, fan-out {FANOUT}, dt {DT_US} µs, {duration_ms / 1000:g} s simulated")
     print("(cpu: processor time, the steadier figure on a machine shared with other work)")
@@ -172,7 +174,38 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['time_ratio_vs_1k']:>8.1f}{r['synaptic_events_per_sim_s']:>11.3g}{r['ns_per_synaptic_event']:>10.2f}"
               f"{r['cpu_ns_per_synaptic_event']:>10.2f}{r['ns_per_neuron_step']:>13.2f}"
               f"{r['stored_bytes_per_synapse']:>11.1f}{r['peak_bytes_per_synapse']:>11.1f}{r['delayed_input']:>8}{nest_s}")
+    if slope is not None:
+        print(f"time per simulated second grows as neurons^{slope:.2f} (least-squares fit on log-log; 1.00 is linear)")
+    if l3:
+        kept = ", ".join(f"{r['neurons'] // 1000}k {r['stored_bytes_per_synapse'] * r['synapses'] / 2**20:.0f} MiB"
+                         for r in rows)
+        print(f"network arrays ({kept}) against a last-level cache of {l3 / 2**20:.0f} MiB: the cost per synaptic "
+              "event rises where a spike's row and its targets must come from main memory instead")
     return 0
+
+
+def _growth_exponent(rows: list[dict]) -> float | None:
+    """b in wall ~ neurons^b, fitted over the rows (None for fewer than two sizes)."""
+    if len(rows) < 2:
+        return None
+    x = np.log([r["neurons"] for r in rows])
+    y = np.log([r["wall_s_per_sim_s"] for r in rows])
+    return float(np.polyfit(x, y, 1)[0])
+
+
+def _cache_bytes(level: int) -> int | None:
+    """Size of this CPU's cache of `level` (Linux sysfs), or None where it is not reported."""
+    from pathlib import Path
+
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            if int((index / "level").read_text()) == level:
+                text = (index / "size").read_text().strip()
+                units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+                return int(text[:-1]) * units[text[-1]] if text[-1] in units else int(text)
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 if __name__ == "__main__":

@@ -10,11 +10,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from pipeline.events import EVENT_DTYPE
-from sources.formats._unaligned import store_le64
+from sources.formats._unaligned import EVENT_BYTES, store_le64
 
 OK, BAD_COORDINATE, TIME_BACKWARDS, BAD_POLARITY = 0, 1, 2, 3
-EVENT_BYTES = EVENT_DTYPE.itemsize  # packed (13): store_le64 writes record i at byte 13 * i
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -11,6 +11,10 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
+from pipeline.events import EVENT_DTYPE
+
+EVENT_BYTES = EVENT_DTYPE.itemsize  # packed (13): record i starts at byte 13 * i
+
 
 @intrinsic
 def store_le64(typingctx, array, byte_index, value):

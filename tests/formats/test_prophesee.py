@@ -422,3 +422,31 @@ def test_fuzz_real_files_end_in_events_or_format_error(tmp_path, cls, name):
             assert str(path) in str(exc)
             outcomes["error"] += 1
     assert outcomes["events"] > 0 and outcomes["error"] > 0
+
+
+@pytest.mark.parametrize("m", [1, 2, 500])
+def test_dat_fast_pass_writes_its_events_and_nothing_around_them(m):
+    # the fast pass stores each event as two unaligned 8-byte words, the second running 3
+    # bytes into the next record: records after the slice it fills must stay intact
+    from sources.formats import _prophesee_kernels as K
+    from sources.formats.dat import _dat_fast
+
+    rng = np.random.default_rng(m)
+    t = np.sort(rng.integers(0, 2**31, m)).astype(np.uint32)
+    x, y, p = rng.integers(0, 640, m), rng.integers(0, 480, m), rng.integers(0, 2, m)
+    words = np.empty(2 * m, np.uint32)
+    words[0::2], words[1::2] = t, x | (y << 14) | (p << 28)
+    block = np.zeros(m + 8, dtype=EVENT_DTYPE)
+    block["t"], block["x"], block["y"], block["p"] = -7, 11, 13, -1  # sentinels
+    before = block.copy()
+    state = K.new_state()
+    state[K.S_BASE], state[K.S_HIGH] = 5_000_000, 0
+    assert _dat_fast(words, block[3 : 3 + m], state, 640, 480) == m
+    got = block[3 : 3 + m]
+    np.testing.assert_array_equal(got["t"], 5_000_000 + t.astype(np.int64))
+    np.testing.assert_array_equal(got["x"], x)
+    np.testing.assert_array_equal(got["y"], y)
+    np.testing.assert_array_equal(got["p"], p)
+    assert block[:3].tobytes() == before[:3].tobytes()
+    assert block[3 + m :].tobytes() == before[3 + m :].tobytes()
+    assert state[K.S_HIGH] == t[-1]

@@ -54,6 +54,16 @@ class Lz4Frames:
         self._dst_ref, self._src_ref = ctypes.byref(self._dst_size), ctypes.byref(self._src_size)
         self._options_ref = ctypes.byref(self._options)
         self._fresh = True  # the context is ready for a new frame (after one decoded to its end)
+        # For kernels that decompress a run of packets without returning to Python (see
+        # `decode_lz4_packets`): LZ4F_decompress typed as six 64-bit integers, the pointers
+        # passed as addresses (the same registers on x86-64 and arm64), which Numba calls
+        # through the pointer it is handed at run time (so compiled code caches); the
+        # context's and options' addresses; and two size_t cells for its in/out sizes.
+        native = ctypes.CFUNCTYPE(ctypes.c_size_t, *[ctypes.c_size_t] * 6)
+        self.native = native(ctypes.cast(lib.LZ4F_decompress, ctypes.c_void_p).value)
+        self.context_address = self._context.value
+        self.options_address = ctypes.addressof(self._options)
+        self.sizes = np.zeros(2, dtype=np.uint64)
 
     @classmethod
     def load(cls) -> Lz4Frames | None:
@@ -104,6 +114,10 @@ class Lz4Frames:
     def out(self) -> np.ndarray:
         """The whole reused output buffer: `decode_into`'s result is its first n bytes."""
         return self._out
+
+    def interrupted(self) -> None:
+        """A kernel left a frame half decoded: the next frame starts on a reset context."""
+        self._fresh = False
 
     def _check(self, code: int) -> int:
         if self._lib.LZ4F_isError(code):
@@ -266,6 +280,18 @@ class PacketWalker:
                 self.counters["other_stream_packets"] += 1
                 continue
             return at + 8, size
+
+    def window(self) -> tuple[np.ndarray, int, int]:
+        """(chunk buffer, index in it of the next packet header, how many of its bytes lie
+        before data_end): the file bytes a kernel may walk without reading. The index equals
+        the length where the next header is not in the buffer."""
+        valid = max(0, min(self._chunk_len, self.data_end - self._chunk_at))
+        k = self._scan - self._chunk_at
+        return self._chunk, (k if 0 <= k <= valid else valid), valid
+
+    def skip_to(self, k: int) -> None:
+        """Continue at chunk index k: a kernel walking `window()` handled the packets before it."""
+        self._scan = self._chunk_at + k
 
     def header_is(self, at: int, stream_id: int, size: int) -> bool:
         """Whether a packet header (stream_id, size) starts at file offset `at`."""

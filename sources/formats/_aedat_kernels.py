@@ -332,3 +332,52 @@ def decode_aedat31_stream(buf, limit, width, height, state, out, counts):
         if state[A31_REMAIN] > 0:
             break
     return OK, pos, n, pos
+
+
+@njit(cache=True, nogil=True)
+def decode_lz4_packets(chunk, k, valid, stream_id, declared, decompress, context, options, sizes, buf, words,
+                       width, height, last_t, out, start, counts):
+    """A run of LZ4-compressed AEDAT 4 packets, walked, decompressed and decoded in one call.
+
+    chunk[k:valid]: file bytes from a packet header on (PacketWalker.window). Packets of
+    stream_id are decompressed into buf (words: the same memory as int64) by `decompress`,
+    LZ4F_decompress (Lz4Frames.native, with its context, options and sizes), and decoded by
+    decode_aedat4_packet into out[start:]; packets of the other `declared` streams are
+    skipped (counts[1]), decoded ones counted (counts[0]). The run stops at the first packet
+    that is not whole in the chunk, at anything unusual (a bad header, an undeclared stream,
+    a frame that fails or outgrows buf, events decode_aedat4_packet refuses) and where out
+    may lack room for a full buf of events: the reader's Python path takes that packet (and
+    names any fault). Returns (k of that packet, start, last_t, 1 if the LZ4 context was left
+    mid-frame else 0).
+    """
+    while k + 8 <= valid:
+        sid = _le32s(chunk, k)
+        size = _le32s(chunk, k + 4)
+        if size <= 0 or k + 8 + size > valid:
+            return k, start, last_t, 0
+        known = False
+        for d in range(declared.shape[0]):
+            known |= declared[d] == sid
+        if not known:
+            return k, start, last_t, 0
+        if sid != stream_id:
+            counts[1] += 1
+            k += 8 + size
+            continue
+        if out.shape[0] - start < buf.shape[0] // 16:
+            return k, start, last_t, 0
+        sizes[0] = buf.shape[0]
+        sizes[1] = size
+        left = decompress(context, buf.ctypes.data, sizes.ctypes.data, chunk.ctypes.data + k + 8,
+                          sizes.ctypes.data + 8, options)
+        if left != 0 or np.int64(sizes[1]) != size:  # (a frame shorter than its packet too)
+            return k, start, last_t, 1 if left != 0 else 0
+        status, n, t_last = decode_aedat4_packet(buf, words, np.int64(sizes[0]), width, height, last_t, out, start)
+        if status != OK:
+            return k, start, last_t, 0
+        counts[0] += 1
+        if n:
+            start += n
+            last_t = t_last
+        k += 8 + size
+    return k, start, last_t, 0

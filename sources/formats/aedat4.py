@@ -21,7 +21,7 @@ from pipeline.errors import FormatError
 from pipeline.events import EVENT_DTYPE, as_events, empty_events
 from sources.formats._aedat4_info import InfoError, info_xml, parse_streams
 from sources.formats._aedat4_packets import PacketWalker, compressor, decompressor
-from sources.formats._aedat_kernels import decode_aedat4, decode_aedat4_packet
+from sources.formats._aedat_kernels import decode_aedat4, decode_aedat4_packet, decode_lz4_packets
 from sources.formats._aedat_stream import BlockStreamReader, format_error
 from sources.formats.base import FileInfo
 
@@ -117,6 +117,8 @@ class Aedat4Reader(BlockStreamReader):
         self._walker = PacketWalker(f, self._error, self._data_end, self._stream_id, self._declared,
                                     decompress, self.counters)
         self._walker.restart(self._data_start)
+        self._declared_ids = np.array(sorted(self._declared), dtype=np.int64)  # for decode_lz4_packets
+        self._run_counts = np.zeros(2, dtype=np.int64)  # its packets decoded and skipped
         self._carry: np.ndarray | None = None  # the rest of a packet that overflowed a block
         self._last_t = np.iinfo(np.int64).min
 
@@ -168,11 +170,16 @@ class Aedat4Reader(BlockStreamReader):
             return carry if carry is not None else self._packet(None, 0)[0]
         block = np.empty(want, dtype=EVENT_DTYPE)
         filled = 0
+        fast = self._walker.frames is not None
         while filled < want:
             if carry is not None:
                 events, carry = carry, None
             else:
-                events, n = self._packet(block, filled)
+                if fast:
+                    filled = self._packet_run(block, filled)
+                    if filled >= want:
+                        break
+                events, n = self._packet(block, filled)  # the packet the run stopped at
                 if events is None:
                     if not n:
                         break
@@ -184,6 +191,27 @@ class Aedat4Reader(BlockStreamReader):
             if k < events.shape[0]:
                 self._carry = events[k:]
         return block[:filled] if filled else None
+
+    def _packet_run(self, block: np.ndarray, start: int) -> int:
+        """LZ4 packets decoded into block[start:] by one kernel call, for as long as they lie
+        whole in the walker's chunk (per packet, Python cost ~10% of the whole decode);
+        returns the new fill. The packet it stops at is left to `_packet`."""
+        walker, counts = self._walker, self._run_counts
+        chunk, k, valid = walker.window()
+        if k >= valid:
+            return start
+        frames = walker.frames
+        k, start, self._last_t, interrupted = decode_lz4_packets(
+            chunk, k, valid, self._stream_id, self._declared_ids, frames.native, frames.context_address,
+            frames.options_address, frames.sizes, frames.out, frames.words, self.width, self.height, self._last_t,
+            block, start, counts)
+        walker.skip_to(k)
+        if interrupted:
+            frames.interrupted()
+        self.counters["packets"] += int(counts[0])
+        self.counters["other_stream_packets"] += int(counts[1])
+        counts[:] = 0
+        return start
 
     def _packet(self, block: np.ndarray | None, start: int) -> tuple[np.ndarray | None, int]:
         """The next non-empty packet: (None, n) where its n events were decoded straight

@@ -18,7 +18,7 @@ from pipeline.events import EVENT_DTYPE
 from sources.formats import detect_format, open_events
 from sources.formats._aedat4_flatbuffer import IO_HEADER_TABLE_POSITION_OFFSET
 from sources.formats._aedat4_packets import Lz4Frames
-from sources.formats.aedat4 import MAGIC, Aedat4Reader, write_aedat4
+from sources.formats.aedat4 import MAGIC, Aedat4Reader, Aedat4Writer, write_aedat4
 from tests.formats._aestream import aestream_events
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "dvs"
@@ -296,6 +296,27 @@ def test_packet_kernel_writes_its_events_and_nothing_around_them(n):
     assert (status, count, last_t) == (0, n, int(events["t"][-1]))
     assert_same(block[4 : 4 + n], events)
     assert_same(np.concatenate([block[:4], block[4 + n :]]), np.concatenate([before[:4], before[4 + n :]]))
+
+
+def test_packets_larger_than_the_decompression_buffer(tmp_path, monkeypatch):
+    # small packets first, then 1.6 MB ones (compressing well, so that they fit the 1 MiB
+    # read chunk): the packet-run kernel stops mid-frame when one outgrows the 1 MiB buffer;
+    # the Python path resets the LZ4 context, grows the buffer and decodes the packet again
+    events = random_events(np.random.default_rng(23), 250_000, 346, 260)
+    events["x"][10_000:], events["y"][10_000:], events["p"][10_000:] = 5, 7, 1
+    path = tmp_path / "big_packets.aedat4"
+    writer = Aedat4Writer(path, 346, 260, compression="lz4", packet_events=1_000)
+    writer.write(events[:10_000])
+    writer.packet_events = 100_000
+    writer.write(events[10_000:])
+    writer.close()
+    interrupted = []
+    monkeypatch.setattr(Lz4Frames, "interrupted", lambda self: interrupted.append(setattr(self, "_fresh", False)))
+    assert_same(read_path(path), events)
+    assert interrupted
+    with Aedat4Reader(path) as reader:
+        assert_same(np.concatenate([reader.read(70_000) for _ in range(4)]), events)
+        assert reader.counters["packets"] == 10 + 3
 
 
 def test_read_all_after_partial_reads_and_with_a_miscounting_table(tmp_path):

@@ -194,7 +194,7 @@ class Aedat4Reader(BlockStreamReader):
 
     def _packet_run(self, block: np.ndarray, start: int) -> int:
         """LZ4 packets decoded into block[start:] by one kernel call, for as long as they lie
-        whole in the walker's chunk (per packet, Python cost ~10% of the whole decode);
+        whole in the walker's chunk (packet by packet, the Python path cost ~5% of the decode);
         returns the new fill. The packet it stops at is left to `_packet`."""
         walker, counts = self._walker, self._run_counts
         chunk, k, valid = walker.window()

@@ -11,12 +11,14 @@ import numpy as np
 
 from pipeline.errors import FormatError
 from pipeline.events import EVENT_DTYPE
+from sources.formats._array_kernels import BAD_POLARITY, BAD_X, BAD_Y, OK, pack_columns
 from sources.formats.base import EventReader, FileInfo, PendingEvents, format_error
 
 FIELDS = ("t", "x", "y", "p")
 ALIASES = {"t": ("t", "ts", "timestamp"), "x": ("x",), "y": ("y",), "p": ("p", "polarity", "pol")}
 CHUNK_ROWS = 1 << 16
 _INT64_MAX = np.iinfo(np.int64).max
+_KERNEL_DTYPES = (np.dtype(np.int64), np.dtype(np.uint16), np.dtype(np.int8), np.dtype(np.uint8))
 
 
 def pick_fields(names, where: str) -> dict[str, str]:
@@ -80,6 +82,16 @@ class H5Columns(RandomColumns):
 
     def close(self) -> None:
         self.handle.close()
+
+
+def _kernel_type(column: np.ndarray) -> np.ndarray:
+    """The column as one of the few dtypes pack_columns is compiled for (int64, uint16, int8,
+    uint8; bool read as uint8), so that odd file dtypes do not each cost a compilation."""
+    if column.dtype.kind == "b":
+        return column.view(np.uint8)
+    if column.dtype in _KERNEL_DTYPES:
+        return column
+    return column.astype(np.int64)
 
 
 def read_npy_header(fh) -> tuple[tuple, np.dtype]:
@@ -201,32 +213,26 @@ class ArrayReaderBase(EventReader):
         out = np.empty(n, dtype=EVENT_DTYPE)
         if n == 0:
             return out
-        if t.dtype.kind == "u" and t.dtype.itemsize == 8 and int(t.max()) > _INT64_MAX:
-            raise self._bad(start + int(np.argmax(t)), "time beyond the int64 range")
-        out["t"] = t
-        for name, col, limit in (("x", x, self.width), ("y", y, self.height)):
+        if t.dtype.kind == "u" and t.dtype.itemsize == 8:
+            if int(t.max()) > _INT64_MAX:
+                raise self._bad(start + int(np.argmax(t)), "time beyond the int64 range")
+            t = t.view(np.int64) if t.dtype.isnative else t.astype(np.int64)
+        status, i = pack_columns(_kernel_type(t), _kernel_type(x), _kernel_type(y), _kernel_type(p),
+                                 65536 if self.width is None else int(self.width),
+                                 65536 if self.height is None else int(self.height), self._last_t, out)
+        if status == OK:
+            self._last_t = int(out["t"][-1])
+            return out
+        row = start + int(i)
+        if status in (BAD_X, BAD_Y):
+            name, col, limit = ("x", x, self.width) if status == BAD_X else ("y", y, self.height)
             top = 65536 if limit is None else int(limit)
-            if int(col.min()) < 0 or int(col.max()) >= top:  # reductions first: no temporaries when fine
-                i = int(np.flatnonzero((col < 0) | (col >= top))[0])
-                raise self._bad(start + i, f"{name}={int(col[i])} outside 0..{top - 1}"
-                                + ("" if limit is None else f" (sensor {self.width}x{self.height})"))
-            out[name] = col
-        if p.dtype.kind == "b":
-            out["p"] = p
-        else:
-            if int(p.min()) < -1 or int(p.max()) > 1:
-                i = int(np.flatnonzero((p < -1) | (p > 1))[0])
-                raise self._bad(start + i, f"polarity {int(p[i])} not 0/1 (or -1/1)")
-            out["p"] = p > 0
-        times = out["t"]
-        if times[0] < self._last_t:
-            raise self._bad(start, f"time goes backwards ({int(times[0])} µs after {int(self._last_t)} µs)")
-        back = np.flatnonzero(times[1:] < times[:-1])
-        if back.shape[0]:
-            i = int(back[0]) + 1
-            raise self._bad(start + i, f"time goes backwards ({int(times[i])} µs after {int(times[i - 1])} µs)")
-        self._last_t = int(times[-1])
-        return out
+            raise self._bad(row, f"{name}={int(col[i])} outside 0..{top - 1}"
+                            + ("" if limit is None else f" (sensor {self.width}x{self.height})"))
+        if status == BAD_POLARITY:
+            raise self._bad(row, f"polarity {int(p[i])} not 0/1 (or -1/1)")
+        before = int(self._last_t) if i == 0 else int(t[i - 1])
+        raise self._bad(row, f"time goes backwards ({int(t[i])} µs after {before} µs)")
 
     def _t_at(self, i: int) -> int:
         try:

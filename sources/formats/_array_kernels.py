@@ -38,3 +38,23 @@ def pack_columns(t, x, y, p, x_top, y_top, last_t, out):
         out[i].y = yi
         out[i].p = pi > 0
     return OK, t.shape[0]
+
+
+@njit(cache=True, nogil=True)
+def check_records(events, x_top, y_top, last_t):
+    """pack_columns' checks on rows that already are EVENT_DTYPE records (read straight from
+    a file), polarity -1 rewritten to 0 in place. Returns (status, first bad row) or (OK, rows)."""
+    for i in range(events.shape[0]):
+        e = events[i]
+        if e.x >= x_top:
+            return BAD_X, i
+        if e.y >= y_top:
+            return BAD_Y, i
+        if e.p < -1 or e.p > 1:
+            return BAD_POLARITY, i
+        if e.t < last_t:
+            return TIME_BACKWARDS, i
+        last_t = e.t
+        if e.p < 0:
+            events[i].p = 0
+    return OK, events.shape[0]

@@ -11,7 +11,7 @@ import numpy as np
 
 from pipeline.errors import FormatError
 from pipeline.events import EVENT_DTYPE
-from sources.formats._array_kernels import BAD_POLARITY, BAD_X, BAD_Y, OK, pack_columns
+from sources.formats._array_kernels import BAD_POLARITY, BAD_X, BAD_Y, OK, check_records, pack_columns
 from sources.formats.base import EventReader, FileInfo, PendingEvents, format_error
 
 FIELDS = ("t", "x", "y", "p")
@@ -59,6 +59,40 @@ class RandomColumns:
 
     def close(self) -> None:
         pass
+
+
+class RecordFile:
+    """Rows of a file that are EVENT_DTYPE records already (an .npy our writer made): read
+    straight into the returned array, one copy from the page cache and no per-field work
+    (a memory map faults each page in: most of the time of the column path)."""
+
+    random_access = True
+
+    def __init__(self, path: str, offset: int, n: int) -> None:
+        need = offset + n * EVENT_DTYPE.itemsize
+        if os.path.getsize(path) < need:
+            rows = (os.path.getsize(path) - offset) // EVENT_DTYPE.itemsize
+            raise ValueError(f"the header declares {n} rows, the file holds {max(rows, 0)} (cut short?)")
+        self.fh = open(path, "rb")
+        self.offset, self.n = offset, n
+
+    def records(self, start: int, stop: int) -> np.ndarray:
+        out = np.empty(stop - start, dtype=EVENT_DTYPE)
+        self.fh.seek(self.offset + start * EVENT_DTYPE.itemsize)
+        got = self.fh.readinto(out.view(np.uint8))
+        if got != out.nbytes:
+            raise ValueError(f"file ends inside row {start + got // EVENT_DTYPE.itemsize} (cut short?)")
+        return out
+
+    def rows(self, start: int, stop: int) -> list[np.ndarray]:
+        events = self.records(start, stop)
+        return [events[f] for f in FIELDS]
+
+    def t_at(self, i: int) -> int:
+        return int(self.records(i, i + 1)["t"][0])
+
+    def close(self) -> None:
+        self.fh.close()
 
 
 class H5Columns(RandomColumns):
@@ -192,14 +226,15 @@ class ArrayReaderBase(EventReader):
         self._pos, self._last_t, self._done = 0, np.iinfo(np.int64).min, False
         self._pending.clear()
 
-    def _chunk(self) -> np.ndarray:
-        start, stop = self._pos, min(self._pos + CHUNK_ROWS, self.n)
+    def _chunk(self, rows: int = CHUNK_ROWS) -> np.ndarray:
+        start, stop = self._pos, min(self._pos + rows, self.n)
+        records = isinstance(self._cols, RecordFile)
         try:
-            cols = self._cols.rows(start, stop)
+            data = self._cols.records(start, stop) if records else self._cols.rows(start, stop)
         except Exception as exc:
             raise format_error(self.path, None, f"events {start}..{stop}: cannot read "
                                                 f"({type(exc).__name__}: {exc})", self.format) from None
-        events = self._convert(cols, start)
+        events = self._check(data, start) if records else self._convert(data, start)
         self._pos = stop
         if stop >= self.n:
             self._done = True
@@ -220,10 +255,23 @@ class ArrayReaderBase(EventReader):
         status, i = pack_columns(_kernel_type(t), _kernel_type(x), _kernel_type(y), _kernel_type(p),
                                  65536 if self.width is None else int(self.width),
                                  65536 if self.height is None else int(self.height), self._last_t, out)
+        return self._accept(out, status, int(i), start, (t, x, y, p))
+
+    def _check(self, events: np.ndarray, start: int) -> np.ndarray:
+        """EVENT_DTYPE rows from a RecordFile, checked as `_convert` checks columns."""
+        if events.shape[0] == 0:
+            return events
+        status, i = check_records(events, 65536 if self.width is None else int(self.width),
+                                  65536 if self.height is None else int(self.height), self._last_t)
+        return self._accept(events, status, int(i), start, tuple(events[f] for f in FIELDS))
+
+    def _accept(self, out: np.ndarray, status: int, i: int, start: int, cols: tuple) -> np.ndarray:
+        """out, once a kernel found every row fine; else the FormatError naming row i."""
+        t, x, y, p = cols
         if status == OK:
             self._last_t = int(out["t"][-1])
             return out
-        row = start + int(i)
+        row = start + i
         if status in (BAD_X, BAD_Y):
             name, col, limit = ("x", x, self.width) if status == BAD_X else ("y", y, self.height)
             top = 65536 if limit is None else int(limit)
@@ -253,6 +301,10 @@ class ArrayReaderBase(EventReader):
         max_events = int(max_events)
         if max_events < 0:
             raise ValueError(f"read: max_events must be >= 0, got {max_events}")
+        if isinstance(self._cols, RecordFile) and self._pending.count == 0 and not self._done and max_events:
+            # records read whole into the array returned: chunks held until joined would each
+            # take fresh memory (page faults cost more than the read) and the join a copy
+            return self._chunk(max_events)
         while self._pending.count < max_events and not self._done:
             self._fill()
         return self._pending.take(max_events)
@@ -265,7 +317,10 @@ class ArrayReaderBase(EventReader):
         return self._pending.take(self._pending.count_before(t_end))
 
     def read_all(self) -> np.ndarray:
-        """Every remaining event: the chunks converted into the queue, joined once."""
+        """Every remaining event: the chunks converted into the queue, joined once (records:
+        read whole, as in `read`)."""
+        if not self._done and self._pending.count == 0 and isinstance(self._cols, RecordFile):
+            return self._chunk(self.n - self._pos)
         while not self._done:
             self._fill()
         return self._pending.take(self._pending.count)

@@ -26,12 +26,13 @@ from typing import ClassVar
 
 import numpy as np
 
-from pipeline.events import as_events
+from pipeline.events import EVENT_DTYPE, as_events
 from sources.formats._array_reader import (
     FIELDS,
     ArrayReaderBase,
     H5Columns,
     RandomColumns,
+    RecordFile,
     ZipColumns,
     ZipStream,
     check_kinds,
@@ -57,6 +58,7 @@ class NpyReader(ArrayReaderBase):
     def _open(self):
         with open(self.path, "rb") as fh:
             shape, dtype = read_npy_header(fh)
+            data_offset = fh.tell()
         if dtype.names is None:
             raise ValueError(f"array of dtype {dtype} is not structured (need fields t, x, y, p)")
         names = pick_fields(dtype.names, "array")
@@ -64,6 +66,8 @@ class NpyReader(ArrayReaderBase):
         if shape[0] == 0:
             arr = np.empty(0, dtype=dtype)
         else:
+            if dtype == EVENT_DTYPE and dtype.names == EVENT_DTYPE.names:
+                return RecordFile(self.path, data_offset, shape[0]), None, None
             arr = np.load(self.path, mmap_mode="r", allow_pickle=False)
         return RandomColumns({f: arr[names[f]] for f in FIELDS}, shape[0]), None, None
 

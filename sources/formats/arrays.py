@@ -45,7 +45,8 @@ HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 class NpyReader(ArrayReaderBase):
-    """A 1-D structured `.npy` array of events, memory-mapped. Parameters: path; width,
+    """A 1-D structured `.npy` array of events: EVENT_DTYPE rows read straight into the
+    arrays returned, other layouts memory-mapped and converted. Parameters: path; width,
     height: the sensor geometry (a .npy has none; checked against when given)."""
 
     format: ClassVar[str] = "npy"

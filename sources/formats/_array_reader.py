@@ -17,6 +17,7 @@ from sources.formats.base import EventReader, FileInfo, PendingEvents, format_er
 FIELDS = ("t", "x", "y", "p")
 ALIASES = {"t": ("t", "ts", "timestamp"), "x": ("x",), "y": ("y",), "p": ("p", "polarity", "pol")}
 CHUNK_ROWS = 1 << 16
+DIRECT_ROWS = 1 << 20  # read(n) up to this many rows decodes them in one piece
 _INT64_MAX = np.iinfo(np.int64).max
 _KERNEL_DTYPES = (np.dtype(np.int64), np.dtype(np.uint16), np.dtype(np.int8), np.dtype(np.uint8))
 
@@ -301,9 +302,10 @@ class ArrayReaderBase(EventReader):
         max_events = int(max_events)
         if max_events < 0:
             raise ValueError(f"read: max_events must be >= 0, got {max_events}")
-        if isinstance(self._cols, RecordFile) and self._pending.count == 0 and not self._done and max_events:
-            # records read whole into the array returned: chunks held until joined would each
-            # take fresh memory (page faults cost more than the read) and the join a copy
+        if self._pending.count == 0 and not self._done and 0 < max_events <= DIRECT_ROWS:
+            # read whole into the array returned: chunks held until joined would each take
+            # fresh memory (page faults cost more than the read), the join a copy, and each
+            # slice of a memory map or an HDF5 dataset its own overhead
             return self._chunk(max_events)
         while self._pending.count < max_events and not self._done:
             self._fill()

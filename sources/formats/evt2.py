@@ -67,33 +67,51 @@ def _evt2_fast(src, dst, state, counters, width, height):
     continued = 0
     # unsigned indices: Numba then skips its negative-index wraparound test (~1.3x faster)
     j = np.uint64(0)
+    k = np.uint64(0)
     one = np.uint64(1)
-    bad = False
-    for k in range(np.uint64(src.shape[0])):
+    n = np.uint64(src.shape[0])
+    # sign bit set once a stamp goes backwards or a coordinate passes the sensor: one OR
+    # per word instead of a compare per check
+    sign = np.int64(0)
+    x_max, y_max = width - 1, height - 1
+    while k < n:
         w = np.int64(src[k])
         kind = w >> 28
-        if kind <= 1:  # CD_OFF / CD_ON: ts LSB 27..22, x 21..11, y 10..0
-            t = base + ((w >> 22) & 0x3F)
-            x = (w >> 11) & 0x7FF
-            y = w & 0x7FF
-            bad |= (x >= width) | (y >= height) | (t < last_t)
-            event = dst[j]
-            event["t"] = t
-            event["x"] = x
-            event["y"] = y
-            event["p"] = kind
-            j += one
-            last_t = t
+        if kind <= 1:
+            # CD_OFF / CD_ON (ts LSB 27..22, x 21..11, y 10..0): a run of them shares one time
+            # base, so it gets a loop of its own with one test per word (~20% faster than
+            # dispatching every word on its type)
+            while True:
+                t = base + ((w >> 22) & 0x3F)
+                x = (w >> 11) & 0x7FF
+                y = w & 0x7FF
+                sign |= (x_max - x) | (y_max - y) | (t - last_t)
+                last_t = t
+                event = dst[j]
+                event["t"] = t
+                event["x"] = x
+                event["y"] = y
+                event["p"] = kind
+                j += one
+                k += one
+                if k >= n:
+                    break
+                w = np.int64(src[k])
+                kind = w >> 28
+                if kind > 1:
+                    break
         elif kind == 8:  # EVT_TIME_HIGH: ts MSB 27..0 (a loop goes to the careful loop)
-            bad |= (w & 0xFFFFFFF) < high
+            sign |= (w & 0xFFFFFFF) - high
             base += ((w & 0xFFFFFFF) - high) << 6
             high = w & 0xFFFFFFF
+            k += one
         elif kind >= 14:  # OTHERS / CONTINUED
             others += kind == 14
             continued += kind == 15
+            k += one
         else:
             return -1
-    if bad:
+    if sign < 0:
         return -1
     state[K.S_BASE], state[K.S_HIGH], state[K.S_LAST_T] = base, high, last_t
     counters[K.C_OTHERS] += others

@@ -85,10 +85,6 @@ class RecordFile:
             raise ValueError(f"file ends inside row {start + got // EVENT_DTYPE.itemsize} (cut short?)")
         return out
 
-    def rows(self, start: int, stop: int) -> list[np.ndarray]:
-        events = self.records(start, stop)
-        return [events[f] for f in FIELDS]
-
     def t_at(self, i: int) -> int:
         return int(self.records(i, i + 1)["t"][0])
 

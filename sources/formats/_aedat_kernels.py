@@ -145,7 +145,7 @@ def decode_aedat4_packet(buf, words, size, width, height, last_t, out, start):
     out[o].x = w & 0xFFFF
     out[o].y = (w >> 16) & 0xFFFF
     out[o].p = (w >> 32) & 0xFF
-    return OK, n, (words[k + 2 * n - 2] if n else last_t)
+    return OK, n, t
 
 
 @njit(cache=True, nogil=True)

@@ -260,14 +260,15 @@ class ArrayReaderBase(EventReader):
             return events
         status, i = check_records(events, 65536 if self.width is None else int(self.width),
                                   65536 if self.height is None else int(self.height), self._last_t)
-        return self._accept(events, status, int(i), start, tuple(events[f] for f in FIELDS))
+        return self._accept(events, status, int(i), start, events)
 
-    def _accept(self, out: np.ndarray, status: int, i: int, start: int, cols: tuple) -> np.ndarray:
-        """out, once a kernel found every row fine; else the FormatError naming row i."""
-        t, x, y, p = cols
+    def _accept(self, out: np.ndarray, status: int, i: int, start: int, cols) -> np.ndarray:
+        """out, once a kernel found every row fine; else the FormatError naming row i of
+        cols (the (t, x, y, p) columns, or the records themselves)."""
         if status == OK:
             self._last_t = int(out["t"][-1])
             return out
+        t, x, y, p = cols if isinstance(cols, tuple) else (cols[f] for f in FIELDS)
         row = start + i
         if status in (BAD_X, BAD_Y):
             name, col, limit = ("x", x, self.width) if status == BAD_X else ("y", y, self.height)
